@@ -1,0 +1,200 @@
+// The host's routing and lifecycle: hook order, change and drop, failures isolated, plugs retried.
+
+import type { Host } from 'porter';
+import { OpenState, RichText } from 'porter';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { LoopbackPlug } from '../../src/plugs/loopback/index.js';
+import type { FlakyPlug } from '../fixtures/plugins/flaky.js';
+import type { RecorderHook } from '../fixtures/plugins/recorder.js';
+import { type LogRecord, openHost, tempDir } from '../helpers/host.js';
+
+const loop = { path: 'loopback.LoopbackPlug', config: { users: [{ id: 'ada', name: 'Ada' }] } };
+const settle = () => new Promise((r) => setTimeout(r, 20));
+
+let dir: string;
+let remove: () => Promise<void>;
+let host: Host | undefined;
+
+beforeEach(async () => {
+  ({ dir, remove } = await tempDir());
+});
+afterEach(async () => {
+  await host?.close();
+  host = undefined;
+  await remove();
+});
+
+describe('routing through hooks', () => {
+  it('runs prioritised hooks lowest first, each seeing the previous change, then the parallel hooks', async () => {
+    ({ host } = await openHost(
+      {
+        plugs: { net: loop },
+        channels: { room: { plug: 'net', source: 'room' } },
+        hooks: {
+          third: { path: 'recorder.RecorderHook', priority: 30, config: { mode: 'tag', tag: 'c' } },
+          first: { path: 'recorder.RecorderHook', priority: 1, config: { mode: 'tag', tag: 'a' } },
+          second: { path: 'recorder.RecorderHook', priority: 2, config: { mode: 'tag', tag: 'b' } },
+          watcher: { path: 'recorder.RecorderHook' },
+          watcher2: { path: 'recorder.RecorderHook' },
+        },
+      },
+      dir,
+    ));
+    const net = host.plugs.get('net') as LoopbackPlug;
+    net.post('room', 'hi', 'ada');
+    await settle();
+    const watcher = host.hooks.get('watcher') as RecorderHook;
+    const watcher2 = host.hooks.get('watcher2') as RecorderHook;
+    expect(watcher.seen.map((m) => m.text?.toPlain())).toEqual(['hi a b c']);
+    expect(watcher2.seen.map((m) => m.text?.toPlain())).toEqual(['hi a b c']);
+    expect((host.hooks.get('second') as RecorderHook).seen.map((m) => m.text?.toPlain())).toEqual(['hi a']);
+  });
+
+  it('drops a message when a prioritised hook returns null; later hooks never see it', async () => {
+    ({ host } = await openHost(
+      {
+        plugs: { net: loop },
+        hooks: {
+          filter: { path: 'recorder.RecorderHook', priority: 1, config: { mode: 'drop', match: 'spam' } },
+          later: { path: 'recorder.RecorderHook', priority: 2 },
+          watcher: { path: 'recorder.RecorderHook' },
+        },
+      },
+      dir,
+    ));
+    const net = host.plugs.get('net') as LoopbackPlug;
+    net.post('room', 'buy spam now', 'ada');
+    net.post('room', 'hello', 'ada');
+    await settle();
+    expect((host.hooks.get('later') as RecorderHook).seen.map((m) => m.text?.toPlain())).toEqual(['hello']);
+    expect((host.hooks.get('watcher') as RecorderHook).seen.map((m) => m.text?.toPlain())).toEqual(['hello']);
+  });
+
+  it('logs a hook that throws, with the message id, and carries on with the others', async () => {
+    let records: LogRecord[];
+    ({ host, records } = await openHost(
+      {
+        plugs: { net: loop },
+        hooks: {
+          broken: { path: 'recorder.RecorderHook', priority: 1, config: { mode: 'throw' } },
+          alsoBroken: { path: 'recorder.RecorderHook', config: { mode: 'throw' } },
+          watcher: { path: 'recorder.RecorderHook' },
+        },
+      },
+      dir,
+    ));
+    const net = host.plugs.get('net') as LoopbackPlug;
+    const sent = net.post('room', 'still delivered', 'ada');
+    await settle();
+    expect((host.hooks.get('watcher') as RecorderHook).seen.map((m) => m.text?.toPlain())).toEqual(['still delivered']);
+    const failures = records.filter((r) => r.msg.includes('hook failed'));
+    expect(failures.map((r) => r.hook).sort()).toEqual(['alsoBroken', 'broken']);
+    expect(failures.every((r) => r.id === sent.id)).toBe(true);
+  });
+
+  it('keeps the order of messages from one channel through slow prioritised hooks', async () => {
+    ({ host } = await openHost(
+      {
+        plugs: { net: loop },
+        hooks: {
+          slow: { path: 'recorder.RecorderHook', priority: 1, config: { mode: 'slow' } },
+          watcher: { path: 'recorder.RecorderHook' },
+        },
+      },
+      dir,
+    ));
+    const net = host.plugs.get('net') as LoopbackPlug;
+    for (let i = 0; i < 20; i++) net.post('room', `m${i}`, 'ada');
+    await new Promise((r) => setTimeout(r, 300));
+    const seen = (host.hooks.get('watcher') as RecorderHook).seen.map((m) => m.text?.toPlain());
+    expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}`));
+  });
+
+  it('passes outgoing messages through beforeSend hooks', async () => {
+    ({ host } = await openHost(
+      {
+        plugs: { net: loop },
+        channels: { room: { plug: 'net', source: 'room' } },
+        hooks: { stamp: { path: 'recorder.RecorderHook', priority: 1, config: { mode: 'tag', tag: 'sent' } } },
+      },
+      dir,
+    ));
+    const room = host.channelByName('room');
+    if (!room) throw new Error('no room');
+    await host.send(room, { text: RichText.plain('hello') });
+    const net = host.plugs.get('net') as LoopbackPlug;
+    expect(net.history('room').map((m) => m.text?.toPlain())).toEqual(['hello sent>']);
+  });
+
+  it('marks what porter sent as its own when the network echoes it back', async () => {
+    ({ host } = await openHost(
+      { plugs: { net: loop }, channels: { room: { plug: 'net', source: 'room' } }, hooks: { watcher: { path: 'recorder.RecorderHook' } } },
+      dir,
+    ));
+    const room = host.channelByName('room');
+    if (!room) throw new Error('no room');
+    await host.send(room, { text: RichText.plain('from porter') });
+    (host.plugs.get('net') as LoopbackPlug).post('room', 'from a person', 'ada');
+    await settle();
+    const seen = (host.hooks.get('watcher') as RecorderHook).seen;
+    expect(seen.map((m) => [m.text?.toPlain(), Boolean(m.fromPorter)])).toEqual([
+      ['from porter', true],
+      ['from a person', false],
+    ]);
+  });
+});
+
+describe('lifecycle', () => {
+  it('retries a plug that cannot connect, with backoff, while the others work', async () => {
+    let records: LogRecord[];
+    ({ host, records } = await openHost(
+      {
+        plugs: { down: { path: 'flaky.FlakyPlug', config: { failures: 2 } }, net: loop },
+        hooks: { watcher: { path: 'recorder.RecorderHook' } },
+      },
+      dir,
+      { retryDelayMs: { first: 50, max: 200 } },
+    ));
+    const down = host.plugs.get('down') as FlakyPlug;
+    expect(down.state).not.toBe(OpenState.active);
+    (host.plugs.get('net') as LoopbackPlug).post('room', 'working meanwhile', 'ada');
+    await settle();
+    expect((host.hooks.get('watcher') as RecorderHook).seen).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(down.state).toBe(OpenState.active);
+    const retries = records.filter((r) => r.msg.includes('plug failed to open'));
+    expect(retries.map((r) => r.retryInMs)).toEqual([50, 100]);
+    expect(records.some((r) => r.msg === 'plug open after retrying' && r.attempt === 2)).toBe(true);
+  });
+
+  it('closes hooks before plugs, and everything ends inactive', async () => {
+    ({ host } = await openHost({ plugs: { net: loop }, hooks: { watcher: { path: 'recorder.RecorderHook' } } }, dir));
+    const order: string[] = [];
+    const net = host.plugs.get('net') as LoopbackPlug;
+    const watcher = host.hooks.get('watcher') as RecorderHook;
+    const closePlug = net.close.bind(net);
+    const closeHook = watcher.close.bind(watcher);
+    net.close = async () => {
+      order.push('plug');
+      await closePlug();
+    };
+    watcher.close = async () => {
+      order.push('hook');
+      await closeHook();
+    };
+    await host.close();
+    expect(order).toEqual(['hook', 'plug']);
+    expect(net.state).toBe(OpenState.inactive);
+    host = undefined;
+  });
+
+  it('does not open disabled plugs and hooks', async () => {
+    ({ host } = await openHost(
+      { plugs: { net: loop, off: { ...loop, enabled: false } }, hooks: { quiet: { path: 'recorder.RecorderHook', enabled: false } } },
+      dir,
+    ));
+    expect(host.plugs.has('off')).toBe(false);
+    expect(host.hooks.has('quiet')).toBe(false);
+    expect(host.status().plugs.find((p) => p.name === 'off')?.state).toBe(OpenState.disabled);
+  });
+});
