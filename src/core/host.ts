@@ -48,7 +48,11 @@ const RETRY_MAX_MS = 30_000; // Backoff cap, as IMMP's reconnects.
 const ECHO_MEMORY = 10_000; // Receipts remembered per host for echo detection; older ones are forgotten.
 const RESOLVED = Promise.resolve();
 
-type Echo = { readonly fromPorter: true };
+const ECHO: { readonly fromPorter: true } = Object.freeze({ fromPorter: true });
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
 
 export class Host {
   readonly config: ResolvedConfig;
@@ -73,6 +77,8 @@ export class Host {
   #oldEchoes = new Set<string>();
   readonly #retries = new Map<string, NodeJS.Timeout>();
   #inFlight = 0;
+  /** > 0 while a plug's send or edit is running synchronously (see receive). */
+  #sendDepth = 0;
   #drained: (() => void) | undefined;
   #state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
   #writeChain: Promise<void> = RESOLVED;
@@ -370,15 +376,27 @@ export class Host {
 
   /**
    * Entry point for every message a plug receives from its network. Never throws: a hook's
-   * failure is logged with the message id and that hook is skipped.
+   * failure is logged with the message id and that hook is skipped. Work that needs no waiting
+   * (no hook returned a promise) is done before this returns, without a turn of the event loop.
    */
   receive(sent: SentMessage): void {
     if (this.#state !== 'open' && this.#state !== 'opening') return;
+    if (this.#sendDepth > 0 && !sent.fromPorter) {
+      // A plug that echoes inside send(): route the echo once send() has returned its receipt,
+      // so the echo is recognised (see #tracked).
+      queueMicrotask(() => this.receive(sent));
+      return;
+    }
     this.#inFlight++;
-    this.#route(sent).then(this.#routed, (error: unknown) => {
-      this.log.error({ err: error, id: sent.id, channel: sent.channel.key }, 'routing failed');
-      this.#routed();
-    });
+    let routing: Promise<void> | undefined;
+    try {
+      routing = this.#route(sent);
+    } catch (error) {
+      this.#routeFailed(sent, error);
+      return;
+    }
+    if (routing) routing.then(this.#routed, (error: unknown) => this.#routeFailed(sent, error));
+    else this.#routed();
   }
 
   readonly #routed = (): void => {
@@ -388,49 +406,105 @@ export class Host {
     }
   };
 
-  async #route(sent: SentMessage): Promise<void> {
-    let message: SentMessage | null = sent.fromPorter ? sent : await this.#markEcho(sent);
-    if (this.#serialHooks.length > 0) {
-      message = await this.#serialPhase(message);
-      if (!message) return;
+  #routeFailed(sent: SentMessage, error: unknown): void {
+    this.log.error({ err: error, id: sent.id, channel: sent.channel.key }, 'routing failed');
+    this.#routed();
+  }
+
+  #route(sent: SentMessage): Promise<void> | undefined {
+    if (sent.fromPorter) return this.#routeKnown(sent);
+    const pending = this.#pendingSends.get(sent.channel.key);
+    // The echo can arrive before send() has returned its id: wait for sends in flight there.
+    if (pending) return Promise.allSettled([...pending]).then(() => this.#routeKnown(this.#markEcho(sent)));
+    return this.#routeKnown(this.#markEcho(sent));
+  }
+
+  /**
+   * Runs the prioritised hooks, then starts the parallel ones. Messages of one channel pass the
+   * prioritised hooks one at a time and in order: while one waits on a hook, the next queue
+   * behind it.
+   */
+  #routeKnown(sent: SentMessage): Promise<void> | undefined {
+    if (this.#serialHooks.length === 0) {
+      this.#dispatch(sent);
+      return undefined;
     }
+    const key = sent.channel.key;
+    const previous = this.#chains.get(key);
+    let run: Promise<void>;
+    if (previous === undefined) {
+      const result = this.#serialPhase(sent, 0);
+      if (!isPromise(result)) {
+        if (result) this.#dispatch(result);
+        return undefined;
+      }
+      run = result.then(this.#dispatchKept);
+    } else {
+      run = previous.then(() => {
+        const result = this.#serialPhase(sent, 0);
+        if (isPromise(result)) return result.then(this.#dispatchKept);
+        this.#dispatchKept(result);
+        return undefined;
+      });
+    }
+    this.#chains.set(key, run);
+    const forget = (): void => {
+      if (this.#chains.get(key) === run) this.#chains.delete(key);
+    };
+    run.then(forget, forget);
+    return run;
+  }
+
+  readonly #dispatchKept = (sent: SentMessage | null): void => {
+    if (sent) this.#dispatch(sent);
+  };
+
+  /** The prioritised hooks from the `from`th on; a promise only once a hook returns one. */
+  #serialPhase(sent: SentMessage, from: number): SentMessage | null | Promise<SentMessage | null> {
+    const hooks = this.#serialHooks;
+    let message = sent;
+    for (let i = from; i < hooks.length; i++) {
+      const hook = hooks[i] as Hook;
+      let next: SentMessage | null | Promise<SentMessage | null>;
+      try {
+        next = (hook.beforeReceive as NonNullable<Hook['beforeReceive']>).call(hook, message);
+      } catch (error) {
+        this.#hookFailed(hook, message, error);
+        continue;
+      }
+      if (isPromise(next)) {
+        const kept = message;
+        return next.then(
+          (resolved) => (resolved ? this.#serialPhase(resolved, i + 1) : this.#dropped(hook, kept)),
+          (error: unknown) => {
+            this.#hookFailed(hook, kept, error);
+            return this.#serialPhase(kept, i + 1);
+          },
+        );
+      }
+      if (!next) return this.#dropped(hook, message);
+      message = next;
+    }
+    return message;
+  }
+
+  #dropped(hook: Hook, sent: SentMessage): null {
+    this.log.debug({ hook: hook.name, id: sent.id }, 'message dropped by hook');
+    return null;
+  }
+
+  /** Hands the message to every parallel hook without waiting for any. */
+  #dispatch(sent: SentMessage): void {
     const hooks = this.#parallelHooks;
     for (let i = 0; i < hooks.length; i++) {
       const hook = hooks[i] as Hook;
       try {
-        const result = hook.onReceive?.(message);
-        if (result) result.catch((error: unknown) => this.#hookFailed(hook, message as SentMessage, error));
+        const result = hook.onReceive?.(sent);
+        if (result) result.catch((error: unknown) => this.#hookFailed(hook, sent, error));
       } catch (error) {
-        this.#hookFailed(hook, message, error);
+        this.#hookFailed(hook, sent, error);
       }
     }
-  }
-
-  /** Runs the prioritised hooks, one message at a time per channel so order is kept. */
-  #serialPhase(sent: SentMessage): Promise<SentMessage | null> {
-    const key = sent.channel.key;
-    const previous = this.#chains.get(key) ?? RESOLVED;
-    const run = previous.then(async () => {
-      let message: SentMessage | null = sent;
-      for (const hook of this.#serialHooks) {
-        try {
-          const next: SentMessage | null = await (hook.beforeReceive as NonNullable<Hook['beforeReceive']>).call(hook, message);
-          if (!next) {
-            this.log.debug({ hook: hook.name, id: sent.id }, 'message dropped by hook');
-            return null;
-          }
-          message = next;
-        } catch (error) {
-          this.#hookFailed(hook, message, error);
-        }
-      }
-      return message;
-    });
-    this.#chains.set(key, run);
-    run.then(() => {
-      if (this.#chains.get(key) === run) this.#chains.delete(key);
-    });
-    return run;
   }
 
   #hookFailed(hook: Hook, sent: SentMessage, error: unknown): void {
@@ -438,13 +512,11 @@ export class Host {
   }
 
   /** Marks a message porter itself sent (its echo) so bridges do not loop. */
-  async #markEcho(sent: SentMessage): Promise<SentMessage> {
-    const pending = this.#pendingSends.get(sent.channel.key);
-    // The echo can arrive before send() has returned its id: wait for sends in flight there.
-    if (pending && pending.size > 0) await Promise.allSettled([...pending]);
+  #markEcho(sent: SentMessage): SentMessage {
+    if (this.#echoes.size === 0 && this.#oldEchoes.size === 0) return sent;
     const key = `${sent.channel.key}\u0000${sent.id}`;
     if (!this.#echoes.delete(key) && !this.#oldEchoes.delete(key)) return sent;
-    return { ...sent, fromPorter: true } satisfies SentMessage & Echo;
+    return Object.assign({}, sent, ECHO);
   }
 
   #rememberEchoes(receipts: readonly Receipt[]): void {
@@ -464,21 +536,41 @@ export class Host {
     return plug;
   }
 
-  async #tracked(channel: Channel, operation: Promise<Receipt[]>): Promise<Receipt[]> {
-    let pending = this.#pendingSends.get(channel.key);
+  /**
+   * Calls a plug's send or edit, remembering what it returns so that the network's echo of it
+   * is recognised as porter's own. Until it returns, messages arriving in that channel wait.
+   */
+  #tracked(channel: Channel, call: () => Promise<Receipt[]>): Promise<Receipt[]> {
+    let operation: Promise<Receipt[]>;
+    this.#sendDepth++;
+    try {
+      operation = call();
+    } finally {
+      this.#sendDepth--;
+    }
+    const key = channel.key;
+    let pending = this.#pendingSends.get(key);
     if (!pending) {
       pending = new Set();
-      this.#pendingSends.set(channel.key, pending);
+      this.#pendingSends.set(key, pending);
     }
     pending.add(operation);
-    try {
-      const receipts = await operation;
-      this.#rememberEchoes(receipts);
-      return receipts;
-    } finally {
+    const settled = (): void => {
       pending.delete(operation);
-      if (pending.size === 0) this.#pendingSends.delete(channel.key);
-    }
+      if (pending.size === 0 && this.#pendingSends.get(key) === pending) this.#pendingSends.delete(key);
+    };
+    return operation.then(
+      (receipts) => {
+        // Plugs that mark their echoes themselves need no memory of them.
+        if (!channel.plug.marksEchoes) this.#rememberEchoes(receipts);
+        settled();
+        return receipts;
+      },
+      (error: unknown) => {
+        settled();
+        throw error;
+      },
+    );
   }
 
   /** Sends through the prioritised `beforeSend` hooks, then the channel's plug. */
@@ -493,12 +585,13 @@ export class Host {
       if (!out) return [];
     }
     const plug = this.#activePlug(channel, 'send to');
-    return this.#tracked(channel, plug.send(channel, out));
+    const kept = out;
+    return this.#tracked(channel, () => plug.send(channel, kept));
   }
 
   async edit(channel: Channel, id: string, message: Message): Promise<Receipt[]> {
     const plug = this.#activePlug(channel, 'edit in');
-    return this.#tracked(channel, plug.edit(channel, id, message));
+    return this.#tracked(channel, () => plug.edit(channel, id, message));
   }
 
   async delete(channel: Channel, id: string): Promise<void> {

@@ -66,7 +66,8 @@ export class RichText {
   }
 
   get isEmpty(): boolean {
-    return this.length === 0;
+    for (const s of this.segments) if (s.text.length > 0) return false;
+    return true;
   }
 
   concat(...others: (RichText | string | Segment)[]): RichText {

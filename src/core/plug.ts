@@ -42,6 +42,11 @@ export abstract class Plug<C = unknown> extends Component<C> {
   /** The network's display name ("IRC", "XMPP", "Loopback"). */
   abstract readonly network: string;
   readonly capabilities: PlugCapabilities = NO_CAPABILITIES;
+  /**
+   * True when the plug sets `fromPorter` itself on the network's echoes of what porter sent.
+   * Otherwise the host remembers the receipts of its sends and marks the echoes that match.
+   */
+  readonly marksEchoes: boolean = false;
 
   /**
    * Sends `message` to `channel` and returns one receipt per network message created (a long

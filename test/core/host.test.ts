@@ -4,6 +4,7 @@ import type { Host } from 'porter';
 import { OpenState, RichText } from 'porter';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LoopbackPlug } from '../../src/plugs/loopback/index.js';
+import type { EchoPlug } from '../fixtures/plugins/echo.js';
 import type { FlakyPlug } from '../fixtures/plugins/flaky.js';
 import type { RecorderHook } from '../fixtures/plugins/recorder.js';
 import { type LogRecord, openHost, tempDir } from '../helpers/host.js';
@@ -110,6 +111,27 @@ describe('routing through hooks', () => {
     expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}`));
   });
 
+  it('keeps order when a hook answers some messages at once and makes the first one wait', async () => {
+    ({ host } = await openHost(
+      {
+        plugs: { net: loop },
+        hooks: {
+          mixed: { path: 'recorder.RecorderHook', priority: 1, config: { mode: 'slow-first' } },
+          watcher: { path: 'recorder.RecorderHook' },
+        },
+      },
+      dir,
+    ));
+    const net = host.plugs.get('net') as LoopbackPlug;
+    for (let i = 0; i < 5; i++) net.post('room', `m${i}`, 'ada');
+    const watcher = host.hooks.get('watcher') as RecorderHook;
+    expect(watcher.seen).toEqual([]); // all five wait behind the first
+    await new Promise((r) => setTimeout(r, 80));
+    expect(watcher.seen.map((m) => m.text?.toPlain())).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+    net.post('room', 'm5', 'ada');
+    expect(watcher.seen.length).toBe(6); // nothing in the way now: handled before post returns
+  });
+
   it('passes outgoing messages through beforeSend hooks', async () => {
     ({ host } = await openHost(
       {
@@ -142,6 +164,40 @@ describe('routing through hooks', () => {
       ['from a person', false],
     ]);
   });
+});
+
+describe('echoes of what porter sent', () => {
+  for (const echo of ['inside-send', 'later'] as const) {
+    it(`recognises a network's unmarked echo (${echo}) and does not bridge it back`, async () => {
+      ({ host } = await openHost(
+        {
+          plugs: { a: { path: 'echo.EchoPlug', config: { echo } }, b: { path: 'echo.EchoPlug', config: { echo } } },
+          channels: { left: { plug: 'a', source: 'room' }, right: { plug: 'b', source: 'room' } },
+          hooks: {
+            bridge: { path: 'sync.SyncHook', config: { channels: { main: ['left', 'right'] } } },
+            watcher: { path: 'recorder.RecorderHook' },
+          },
+        },
+        dir,
+      ));
+      const a = host.plugs.get('a') as EchoPlug;
+      const b = host.plugs.get('b') as EchoPlug;
+      a.post('room', 'hello');
+      b.post('room', 'hi back');
+      await new Promise((r) => setTimeout(r, 60));
+      // Each side shows its own message and the other's copy, once: no copy of a copy.
+      expect(a.shown.map((m) => m.text?.toPlain()).sort()).toEqual(['hello', 'hi back']);
+      expect(b.shown.map((m) => m.text?.toPlain()).sort()).toEqual(['hello', 'hi back']);
+      const seen = (host.hooks.get('watcher') as RecorderHook).seen;
+      expect(
+        seen
+          .filter((m) => m.fromPorter)
+          .map((m) => `${m.channel.plug.name}:${m.text?.toPlain()}`)
+          .sort(),
+      ).toEqual(['a:hi back', 'b:hello']);
+      expect(seen.filter((m) => !m.fromPorter).length).toBe(2);
+    });
+  }
 });
 
 describe('lifecycle', () => {

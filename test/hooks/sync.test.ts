@@ -139,15 +139,15 @@ describe.each(stores)('sync hook on %s', (_name, makeStore) => {
     expect(copies.map(text)).toEqual(['final']);
     expect(copies[0]?.edited).toBe(true);
     const stored = await host?.store
-      .db<{ bridge_message: { ref: string; channel: string } }>()
+      .db<{ bridge_message: { source_channel: string; source_id: string; channel: string } }>()
       .selectFrom('bridge_message')
-      .select(['ref', 'channel'])
+      .select(['source_channel', 'source_id', 'channel'])
       .execute();
     expect(
       stored
-        ?.filter((r) => r.ref === `irc:#lobby/${original.id}`)
+        ?.filter((r) => r.source_channel === 'irc:#lobby' && r.source_id === original.id)
         .map((r) => r.channel)
         .sort(),
-    ).toEqual(['irc:#lobby', 'web:annex', 'web:hall']);
+    ).toEqual(['web:annex', 'web:hall']);
   });
 });

@@ -167,6 +167,41 @@ describe.each([
     await store.close();
   });
 
+  it('inserts many rows at once, skipping keys already there, committed when it resolves', async () => {
+    const url = await engine.fresh();
+    const store = await open(url);
+    await store.migrate('bulk', { '0001_item': createItem('item') });
+    const rows = Array.from({ length: 2500 }, (_, i) => [i + 1, `row ${i + 1}`]);
+    await store.insertMany('item', ['id', 'label'], rows);
+    await store.insertMany(
+      'item',
+      ['id', 'label'],
+      [
+        [1, 'again'],
+        [2501, 'new'],
+      ],
+    );
+    const db = store.db<ItemTables>();
+    const count = await db
+      .selectFrom('item')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    expect(Number(count.n)).toBe(2501);
+    expect(await db.selectFrom('item').select('label').where('id', 'in', [1, 2500, 2501]).orderBy('id').execute()).toEqual([
+      { label: 'row 1' },
+      { label: 'row 2500' },
+      { label: 'new' },
+    ]);
+    expect(await caught(store.insertMany('item; drop table item', ['id'], [[1]]))).toBeInstanceOf(StoreError);
+    expect(await caught(store.insertMany('missing_table', ['id'], [[1]]))).toBeInstanceOf(Error);
+    const last = store.insertMany('item', ['id', 'label'], [[3000, 'last']]);
+    await store.close(); // waits for the write under way: nothing acknowledged is lost
+    await last;
+    const again = await open(url);
+    expect(await again.db<ItemTables>().selectFrom('item').select('label').where('id', '=', 3000).execute()).toEqual([{ label: 'last' }]);
+    await again.close();
+  });
+
   it('keeps data across close and reopen', async () => {
     interface NoteTables {
       note: { id: number; body: string; at: number };

@@ -1,18 +1,24 @@
 /**
  * The map from a bridged message to its copies on other channels, kept in the store so edits,
- * deletes and replies still map after a restart. Writes are batched (a bridge at full speed
- * would otherwise wait on one insert per copy); lookups see unflushed rows through the cache.
+ * deletes and replies still map after a restart. One row per copy, naming the original; the
+ * original itself needs no row. Writes are batched (a bridge at full speed would otherwise wait
+ * on one insert per copy) and lookups flush first, so they see every copy made so far.
  */
 import type { Kysely } from 'kysely';
+import type { Store } from '../../services/store/index.js';
 import type { Migrations } from '../component.js';
 import type { Logger } from '../log.js';
 
 export interface BridgeTables {
   bridge_message: {
     bridge: string;
-    ref: string;
+    /** Where the copy is: channel key and the id the network gave it. */
     channel: string;
     message_id: string;
+    /** The original it is a copy of. */
+    source_channel: string;
+    source_id: string;
+    /** When the copy was made, ms since the epoch. */
     at: number;
   };
 }
@@ -23,104 +29,93 @@ export const bridgeMigrations: Migrations = {
       await db.schema
         .createTable('bridge_message')
         .addColumn('bridge', 'text', (c) => c.notNull())
-        .addColumn('ref', 'text', (c) => c.notNull())
         .addColumn('channel', 'text', (c) => c.notNull())
         .addColumn('message_id', 'text', (c) => c.notNull())
+        .addColumn('source_channel', 'text', (c) => c.notNull())
+        .addColumn('source_id', 'text', (c) => c.notNull())
         .addColumn('at', 'bigint', (c) => c.notNull())
         .addPrimaryKeyConstraint('bridge_message_pk', ['bridge', 'channel', 'message_id'])
         .execute();
-      await db.schema.createIndex('bridge_message_ref').on('bridge_message').columns(['bridge', 'ref']).execute();
+      await db.schema
+        .createIndex('bridge_message_source')
+        .on('bridge_message')
+        .columns(['bridge', 'source_channel', 'source_id'])
+        .execute();
     },
   },
 };
 
 const FLUSH_DELAY_MS = 20; // Rows wait at most this long before they are written.
-const FLUSH_ROWS = 500; // ... or until this many are waiting.
-const CACHE_REFS = 20_000; // Recently bridged messages kept in memory.
+const FLUSH_ROWS = 1000; // ... or until this many are waiting.
+const COLUMNS = ['bridge', 'channel', 'message_id', 'source_channel', 'source_id', 'at'] as const;
 
-type Row = BridgeTables['bridge_message'];
+/** The original message a bridged message stems from. */
+export interface Original {
+  readonly channel: string;
+  readonly id: string;
+}
 
-/** Copies of one bridged message: channel key → message ids there (a long message may be several). */
+/** Copies of one bridged message: channel key → message ids there (a long message may be several), the original included. */
 export type Copies = Map<string, string[]>;
 
+type Row = [bridge: string, channel: string, messageId: string, sourceChannel: string, sourceId: string, at: number];
+
 export class MessageMap {
-  readonly #db: Kysely<BridgeTables>;
+  readonly #store: Store;
   readonly #bridge: string;
   readonly #log: Logger;
-  // Two generations each: when the young one is full it becomes the old one and the oldest is
-  // dropped whole. (Evicting one by one from a Map's front is slow: V8 walks its deleted slots.)
-  /** `channel\0id` → ref */
-  #refs = new Map<string, string>();
-  #oldRefs = new Map<string, string>();
-  /** ref → copies */
-  #copies = new Map<string, Copies>();
-  #oldCopies = new Map<string, Copies>();
   #pending: Row[] = [];
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
 
-  constructor(db: Kysely<BridgeTables>, bridge: string, log: Logger) {
-    this.#db = db;
+  constructor(store: Store, bridge: string, log: Logger) {
+    this.#store = store;
     this.#bridge = bridge;
     this.#log = log;
   }
 
-  /** Records that `id` in `channel` belongs to the bridged message `ref`. */
-  add(ref: string, channel: string, ids: readonly string[]): void {
-    let copies = this.#cachedCopies(ref);
-    if (!copies) {
-      copies = new Map();
-      this.#cacheCopies(ref, copies);
-    }
-    const list = copies.get(channel) ?? [];
+  get #db(): Kysely<BridgeTables> {
+    return this.#store.db<BridgeTables>();
+  }
+
+  /** Records that `ids` in `channel` are copies of `original`. */
+  add(original: Original, channel: string, ids: readonly string[]): void {
     const at = Date.now();
-    for (const id of ids) {
-      if (list.includes(id)) continue;
-      list.push(id);
-      this.#setRef(`${channel}\u0000${id}`, ref);
-      this.#pending.push({ bridge: this.#bridge, ref, channel, message_id: id, at });
-    }
-    copies.set(channel, list);
+    for (const id of ids) this.#pending.push([this.#bridge, channel, id, original.channel, original.id, at]);
     if (this.#pending.length >= FLUSH_ROWS) void this.flush();
     else if (!this.#timer) this.#timer = setTimeout(() => void this.flush(), FLUSH_DELAY_MS);
   }
 
-  /** The ref of the bridged message that `id` in `channel` is part of. */
-  async refOf(channel: string, id: string): Promise<string | undefined> {
-    const key = `${channel}\u0000${id}`;
-    const cached = this.#refs.get(key) ?? this.#oldRefs.get(key);
-    if (cached) return cached;
+  /** The original of message `id` in `channel`: the message it is a copy of, or itself. */
+  async originalOf(channel: string, id: string): Promise<Original> {
     await this.flush();
     const row = await this.#db
       .selectFrom('bridge_message')
-      .select('ref')
+      .select(['source_channel', 'source_id'])
       .where('bridge', '=', this.#bridge)
       .where('channel', '=', channel)
       .where('message_id', '=', id)
       .executeTakeFirst();
-    return row?.ref;
+    return row ? { channel: row.source_channel, id: row.source_id } : { channel, id };
   }
 
-  /** All copies of the bridged message `ref`. */
-  async copiesOf(ref: string): Promise<Copies> {
-    const cached = this.#cachedCopies(ref);
-    if (cached) return cached;
+  /** Every copy of `original`, the original included, oldest first. */
+  async copiesOf(original: Original): Promise<Copies> {
     await this.flush();
     const rows = await this.#db
       .selectFrom('bridge_message')
       .select(['channel', 'message_id'])
       .where('bridge', '=', this.#bridge)
-      .where('ref', '=', ref)
+      .where('source_channel', '=', original.channel)
+      .where('source_id', '=', original.id)
       .orderBy('at')
       .execute();
-    const copies: Copies = new Map();
+    const copies: Copies = new Map([[original.channel, [original.id]]]);
     for (const r of rows) {
-      const list = copies.get(r.channel) ?? [];
-      list.push(r.message_id);
-      copies.set(r.channel, list);
-      this.#setRef(`${r.channel}\u0000${r.message_id}`, ref);
+      const list = copies.get(r.channel);
+      if (list) list.push(r.message_id);
+      else copies.set(r.channel, [r.message_id]);
     }
-    if (rows.length > 0) this.#cacheCopies(ref, copies);
     return copies;
   }
 
@@ -133,37 +128,11 @@ export class MessageMap {
     this.#pending = [];
     this.#flushing = this.#flushing.then(async () => {
       try {
-        for (let i = 0; i < rows.length; i += FLUSH_ROWS) {
-          await this.#db
-            .insertInto('bridge_message')
-            .values(rows.slice(i, i + FLUSH_ROWS))
-            .onConflict((oc) => oc.doNothing())
-            .execute();
-        }
+        await this.#store.insertMany('bridge_message', COLUMNS, rows);
       } catch (error) {
         this.#log.error({ err: error, rows: rows.length }, 'cannot record bridged messages; edits of them will not map');
       }
     });
     return this.#flushing;
-  }
-
-  #cachedCopies(ref: string): Copies | undefined {
-    return this.#copies.get(ref) ?? this.#oldCopies.get(ref);
-  }
-
-  #cacheCopies(ref: string, copies: Copies): void {
-    this.#copies.set(ref, copies);
-    if (this.#copies.size >= CACHE_REFS) {
-      this.#oldCopies = this.#copies;
-      this.#copies = new Map();
-    }
-  }
-
-  #setRef(key: string, ref: string): void {
-    this.#refs.set(key, ref);
-    if (this.#refs.size >= CACHE_REFS * 4) {
-      this.#oldRefs = this.#refs;
-      this.#refs = new Map();
-    }
   }
 }

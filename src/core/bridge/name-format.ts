@@ -19,16 +19,38 @@ export const nameFormatSchema = z
     }
   });
 
-export function formatName(template: string, sent: SentMessage, channelName: string | undefined): string {
-  const user = sent.user;
-  const values: Record<(typeof PLACEHOLDERS)[number], string> = {
-    name: user ? displayName(user) : '',
-    username: user?.username ?? '',
-    realName: user?.realName ?? '',
-    id: user?.id ?? '',
-    plug: sent.channel.plug.name,
-    network: sent.channel.plug.network,
-    channel: channelName ?? sent.channel.source,
+type Placeholder = (typeof PLACEHOLDERS)[number];
+type Part = (sent: SentMessage, channelName: string | undefined) => string;
+
+const PARTS: Record<Placeholder, Part> = {
+  name: (sent) => (sent.user ? displayName(sent.user) : ''),
+  username: (sent) => sent.user?.username ?? '',
+  realName: (sent) => sent.user?.realName ?? '',
+  id: (sent) => sent.user?.id ?? '',
+  plug: (sent) => sent.channel.plug.name,
+  network: (sent) => sent.channel.plug.network,
+  channel: (sent, channelName) => channelName ?? sent.channel.source,
+};
+
+/** A checked template as a function, so a bridge parses it once rather than per message. */
+export function compileNameFormat(template: string): Part {
+  const parts: (string | Part)[] = [];
+  let last = 0;
+  for (const m of template.matchAll(/\{(\w+)\}/g)) {
+    if (m.index > last) parts.push(template.slice(last, m.index));
+    parts.push(PARTS[m[1] as Placeholder] ?? '');
+    last = m.index + m[0].length;
+  }
+  if (last < template.length) parts.push(template.slice(last));
+  const only = parts[0];
+  if (parts.length === 1 && typeof only === 'function') return only;
+  return (sent, channelName) => {
+    let out = '';
+    for (const p of parts) out += typeof p === 'string' ? p : p(sent, channelName);
+    return out;
   };
-  return template.replace(/\{(\w+)\}/g, (_, key: string) => values[key as (typeof PLACEHOLDERS)[number]] ?? '');
+}
+
+export function formatName(template: string, sent: SentMessage, channelName: string | undefined): string {
+  return compileNameFormat(template)(sent, channelName);
 }

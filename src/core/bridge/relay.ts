@@ -6,10 +6,10 @@
 import type { Channel } from '../channel.js';
 import type { Host } from '../host.js';
 import type { Logger } from '../log.js';
-import type { Message, Receipt, Segment, SentMessage } from '../message.js';
+import type { Message, Receipt, Segment, SentMessage, User } from '../message.js';
 import { RichText } from '../message.js';
-import { type BridgeTables, type Copies, MessageMap } from './message-map.js';
-import { formatName } from './name-format.js';
+import { MessageMap } from './message-map.js';
+import { compileNameFormat } from './name-format.js';
 
 export interface RelayOptions {
   /** The hook's name; maps of different bridges never mix. */
@@ -23,25 +23,37 @@ export interface RelayOptions {
   readonly titles: boolean;
 }
 
-const RESOLVED = Promise.resolve();
+/** Messages waiting for one target, delivered one at a time so the target sees them in order. */
+interface TargetQueue {
+  readonly target: Channel;
+  readonly waiting: SentMessage[];
+  next: number;
+  running: Promise<void> | undefined;
+}
 
 export class Relay {
   readonly #options: RelayOptions;
+  readonly #name: (sent: SentMessage, channelName: string | undefined) => string;
   #map: MessageMap | undefined;
-  readonly #queues = new Map<string, Promise<void>>();
+  readonly #queues = new Map<string, TargetQueue>();
 
   constructor(options: RelayOptions) {
     this.#options = options;
+    this.#name = compileNameFormat(options.nameFormat);
   }
 
   open(): void {
     const { host, bridge, log } = this.#options;
-    this.#map = new MessageMap(host.store.db<BridgeTables>(), bridge, log);
+    this.#map = new MessageMap(host.store, bridge, log);
   }
 
   /** Waits for every copy in flight, then for the map to be written. */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.#queues.values()]);
+    for (;;) {
+      const running = [...this.#queues.values()].map((q) => q.running).filter((r) => r !== undefined);
+      if (running.length === 0) break;
+      await Promise.allSettled(running);
+    }
     await this.#map?.flush();
   }
 
@@ -59,51 +71,61 @@ export class Relay {
     return Boolean((sent.text && !sent.text.isEmpty) || sent.attachments?.length);
   }
 
-  /** Copies `sent` to each target (never back to its own channel). Failures are logged per target. */
-  async relay(sent: SentMessage, targets: readonly Channel[]): Promise<void> {
+  /**
+   * Queues `sent` for each target (never back to its own channel) and returns at once; each
+   * target gets its messages in order. Failures are logged per target.
+   */
+  relay(sent: SentMessage, targets: readonly Channel[]): void {
     if (!this.carries(sent)) return;
-    const source = sent.channel;
-    const map = this.map;
-    let ref: string | undefined;
-    let copies: Copies | undefined;
-    if (sent.edited || sent.deleted) {
-      ref = await map.refOf(source.key, sent.id);
-      if (ref) copies = await map.copiesOf(ref);
-      else if (sent.deleted) return; // a message we never copied has no copies to delete
-    }
-    if (!ref) {
-      ref = `${source.key}/${sent.id}`;
-      map.add(ref, source.key, [sent.id]);
-    }
-    const jobs: Promise<void>[] = [];
     for (const target of targets) {
-      if (target === source) continue;
-      const r = ref;
-      jobs.push(this.#enqueue(target, () => this.#deliver(sent, r, target, copies)));
+      if (target !== sent.channel) this.#enqueue(target, sent);
     }
-    if (jobs.length === 1) return jobs[0];
-    await Promise.all(jobs);
   }
 
-  #enqueue(target: Channel, job: () => Promise<void>): Promise<void> {
-    const key = target.key;
-    const previous = this.#queues.get(key) ?? RESOLVED;
-    const next = previous.then(job).catch((error: unknown) => {
-      this.#options.log.warn({ err: error, target: key }, 'cannot relay to target');
-    });
-    this.#queues.set(key, next);
-    next.then(() => {
-      if (this.#queues.get(key) === next) this.#queues.delete(key);
-    });
-    return next;
+  #enqueue(target: Channel, sent: SentMessage): void {
+    let queue = this.#queues.get(target.key);
+    if (!queue) {
+      queue = { target, waiting: [], next: 0, running: undefined };
+      this.#queues.set(target.key, queue);
+    }
+    queue.waiting.push(sent);
+    queue.running ??= this.#drain(queue);
   }
 
-  async #deliver(sent: SentMessage, ref: string, target: Channel, copies: Copies | undefined): Promise<void> {
+  async #drain(queue: TargetQueue): Promise<void> {
+    try {
+      while (queue.next < queue.waiting.length) {
+        const sent = queue.waiting[queue.next] as SentMessage;
+        queue.next++;
+        try {
+          await this.#deliver(sent, queue.target);
+        } catch (error) {
+          this.#options.log.warn({ err: error, target: queue.target.key, id: sent.id }, 'cannot relay to target');
+        }
+      }
+    } finally {
+      queue.waiting.length = 0;
+      queue.next = 0;
+      queue.running = undefined;
+    }
+  }
+
+  async #deliver(sent: SentMessage, target: Channel): Promise<void> {
+    if (sent.edited || sent.deleted) return this.#deliverChange(sent, target);
+    const out = sent.replyTo ? await this.#withReply(this.#translate(sent, target), sent, target) : this.#translate(sent, target);
+    const receipts = await this.#options.host.send(target, out);
+    if (receipts.length > 0) this.map.add({ channel: sent.channel.key, id: sent.id }, target.key, idsOf(receipts));
+  }
+
+  /** An edit or delete: find the target's copy of the message and change it there. */
+  async #deliverChange(sent: SentMessage, target: Channel): Promise<void> {
     const { host } = this.#options;
+    const map = this.map;
+    const original = await map.originalOf(sent.channel.key, sent.id);
+    const existing = (await map.copiesOf(original)).get(target.key);
     const plug = target.plug;
-    const existing = copies?.get(target.key);
     if (sent.deleted) {
-      if (!existing?.length) return;
+      if (!existing?.length) return; // a message we never copied has no copies to delete
       if (plug.capabilities.delete) {
         for (const id of existing) await host.delete(target, id);
       } else {
@@ -111,31 +133,27 @@ export class Relay {
       }
       return;
     }
-    const out = await this.#translate(sent, target);
-    let receipts: Receipt[];
-    if (sent.edited && existing?.length && plug.capabilities.edit) {
-      receipts = await host.edit(target, existing[0] as string, out);
+    let out = this.#translate(sent, target);
+    if (sent.replyTo) out = await this.#withReply(out, sent, target);
+    if (existing?.length && plug.capabilities.edit) {
+      const receipts = await host.edit(target, existing[0] as string, out);
+      const added = idsOf(receipts).filter((id) => !existing.includes(id));
+      if (added.length > 0) map.add(original, target.key, added);
     } else {
-      receipts = await host.send(target, sent.edited ? { ...out, edited: true } : out);
-    }
-    if (receipts.length > 0) {
-      this.map.add(
-        ref,
-        target.key,
-        receipts.map((r) => r.id),
-      );
+      const receipts = await host.send(target, Object.assign({}, out, { edited: true }));
+      if (receipts.length > 0) map.add(original, target.key, idsOf(receipts));
     }
   }
 
-  #author(sent: SentMessage) {
-    const { nameFormat, host } = this.#options;
-    const name = formatName(nameFormat, sent, host.nameOf(sent.channel));
-    return { ...(sent.user ?? { id: '' }), realName: name, raw: undefined };
+  #author(sent: SentMessage): User {
+    const name = this.#name(sent, this.#options.host.nameOf(sent.channel));
+    // Object.assign, not spread: V8 makes `{ ...a, b }` objects slowly, and this runs per copy.
+    return Object.assign({}, sent.user ?? { id: '' }, { realName: name, raw: undefined });
   }
 
-  /** The message as the target should get it. */
-  async #translate(sent: SentMessage, target: Channel): Promise<Message> {
-    const files = target.plug.capabilities.files;
+  /** The message as the target should get it (replies are pointed by #withReply). */
+  #translate(sent: SentMessage, target: Channel): Message {
+    const { joins, titles } = this.#options;
     let text = sent.text;
     if (text?.segments.some((s) => s.mention && s.mention.plug !== target.plug.name)) {
       // A mention of someone on another network becomes plain text: the target cannot ping them.
@@ -144,26 +162,32 @@ export class Relay {
       );
     }
     let attachments = sent.attachments;
-    if (attachments?.length && !files) {
+    if (attachments?.length && !target.plug.capabilities.files) {
       const links = attachments.map((a): Segment => ({ text: `[file: ${a.name}]`, link: a.url }));
       text = (text ?? new RichText()).concat(...(text && !text.isEmpty ? [' '] : []), ...links);
       attachments = undefined;
-    }
-    let replyTo: SentMessage | undefined;
-    if (sent.replyTo) {
-      const ref = await this.map.refOf(sent.channel.key, sent.replyTo.id);
-      const copy = ref ? (await this.map.copiesOf(ref)).get(target.key)?.[0] : undefined;
-      if (copy) replyTo = { ...sent.replyTo, id: copy, channel: target };
     }
     return {
       text,
       user: this.#author(sent),
       action: sent.action,
-      replyTo,
-      joined: this.#options.joins ? sent.joined : undefined,
-      left: this.#options.joins ? sent.left : undefined,
-      title: this.#options.titles ? sent.title : undefined,
+      joined: joins ? sent.joined : undefined,
+      left: joins ? sent.left : undefined,
+      title: titles ? sent.title : undefined,
       attachments,
     };
   }
+
+  /** Points a reply at the target's copy of the message it answers, when there is one. */
+  async #withReply(out: Message, sent: SentMessage, target: Channel): Promise<Message> {
+    const replyTo = sent.replyTo;
+    if (!replyTo) return out;
+    const original = await this.map.originalOf(sent.channel.key, replyTo.id);
+    const copy = (await this.map.copiesOf(original)).get(target.key)?.[0];
+    return copy ? { ...out, replyTo: { ...replyTo, id: copy, channel: target } } : out;
+  }
+}
+
+function idsOf(receipts: readonly Receipt[]): string[] {
+  return receipts.map((r) => r.id);
 }

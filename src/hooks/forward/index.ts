@@ -65,6 +65,6 @@ export class ForwardHook extends Hook<ForwardConfig> {
     if (!this.#relay?.carries(sent)) return;
     if (this.#users && !(sent.user && this.#users.has(sent.user.id))) return;
     if (!(await this.covers(sent.channel))) return;
-    await this.#relay.relay(sent, this.#targets);
+    this.#relay.relay(sent, this.#targets);
   }
 }

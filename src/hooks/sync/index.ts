@@ -76,9 +76,8 @@ export class SyncHook extends Hook<SyncConfig> {
     return undefined;
   }
 
-  override onReceive(sent: SentMessage): Promise<void> | undefined {
+  override onReceive(sent: SentMessage): undefined {
     const targets = this.#labels.get(sent.channel.key);
-    if (!targets || !this.#relay) return undefined;
-    return this.#relay.relay(sent, targets);
+    if (targets) this.#relay?.relay(sent, targets);
   }
 }

@@ -51,6 +51,7 @@ export class LoopbackPlug extends Plug<LoopbackConfig> {
     members: false,
     privateChannels: true,
   };
+  override readonly marksEchoes = true;
   /** Emits `message` for everything that appears in any channel. */
   readonly events = new EventEmitter<LoopbackEvents>();
   readonly #history = new Map<string, SentMessage[]>();
@@ -85,13 +86,12 @@ export class LoopbackPlug extends Plug<LoopbackConfig> {
   post(source: string, content: string | Message, user?: User | string): SentMessage {
     const message: Message = typeof content === 'string' ? { text: RichText.plain(content) } : content;
     const author = typeof user === 'string' ? this.#userFor(user) : (user ?? message.user);
-    const sent: SentMessage = {
-      ...message,
+    const sent: SentMessage = Object.assign({}, message, {
       user: author,
       id: this.#idPrefix + String(this.#nextId++),
       channel: this.channel(source),
       at: new Date(),
-    };
+    });
     this.#append(sent);
     this.receive(sent);
     return sent;
@@ -124,14 +124,20 @@ export class LoopbackPlug extends Plug<LoopbackConfig> {
   }
 
   async send(channel: Channel, message: Message): Promise<Receipt[]> {
-    const sent: SentMessage = { ...message, id: this.#idPrefix + String(this.#nextId++), channel, at: new Date(), fromPorter: true };
+    // Object.assign, not spread: V8 makes `{ ...a, b }` objects slowly, and this is the hot path.
+    const sent: SentMessage = Object.assign({}, message, {
+      id: this.#idPrefix + String(this.#nextId++),
+      channel,
+      at: new Date(),
+      fromPorter: true,
+    });
     this.#append(sent);
     this.receive(sent);
     return [{ id: sent.id, channel, at: sent.at }];
   }
 
   override async edit(channel: Channel, id: string, message: Message): Promise<Receipt[]> {
-    const sent: SentMessage = { ...message, id, channel, at: new Date(), edited: true, fromPorter: true };
+    const sent: SentMessage = Object.assign({}, message, { id, channel, at: new Date(), edited: true, fromPorter: true });
     this.#replace(sent);
     this.receive(sent);
     return [{ id, channel, at: sent.at }];

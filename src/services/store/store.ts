@@ -17,6 +17,7 @@ import pg from 'pg';
 import type { Migrations } from '../../core/component.js';
 import { StoreError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
+import { SqliteWriter } from './sqlite-writer.js';
 import { describeStore, parseStoreUrl, type StoreLocation } from './url.js';
 
 export interface StoreOptions {
@@ -37,6 +38,9 @@ const PG_POOL_SIZE = 10;
 /** A host that drops packets would otherwise hang start-up forever. */
 const PG_CONNECT_TIMEOUT_MS = 15_000;
 const SQLITE_BUSY_TIMEOUT_MS = 5000;
+/** PostgreSQL allows 65535 parameters per statement; rows of a few columns stay well under. */
+const PG_INSERT_ROWS = 1000;
+const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 
 export class Store implements AsyncDisposable {
   readonly dialect: 'sqlite' | 'postgres';
@@ -51,6 +55,12 @@ export class Store implements AsyncDisposable {
   /** Kysely's migrator must not run twice at once on SQLite, so migrations queue here. */
   #migrations: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
+  /** `insertMany` calls under way. */
+  readonly #writes = new Set<Promise<void>>();
+  /** SQLite files only: the thread that runs `insertMany`, started on first use. */
+  #writer: SqliteWriter | undefined;
+  /** In-memory SQLite only: `insertMany` statements, prepared once per table and columns. */
+  readonly #inserts = new Map<string, (rows: readonly (readonly unknown[])[]) => void>();
 
   private constructor(location: StoreLocation, kysely: Kysely<MigrationTables>, log: Logger, sqlite?: Database.Database) {
     this.dialect = location.dialect;
@@ -115,6 +125,59 @@ export class Store implements AsyncDisposable {
   db<T>(): Kysely<T> {
     if (this.#closing) throw new StoreError(`${this.description} is closed`);
     return this.#kysely as unknown as Kysely<T>;
+  }
+
+  /**
+   * Inserts many rows into one table as fast as the engine allows, skipping rows whose key is
+   * already there, and resolves once they are committed. On a SQLite file that is a cached
+   * prepared statement per row in one transaction, run by a writer thread (see sqlite-writer.ts);
+   * on PostgreSQL, one multi-row INSERT per 1000 rows. For write-behind logs on a hot path,
+   * such as the bridges' message map.
+   */
+  insertMany(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[]): Promise<void> {
+    // close() waits for these: a write the caller was promised is never cut off.
+    const write = this.#insertMany(table, columns, rows);
+    this.#writes.add(write);
+    const done = (): void => {
+      this.#writes.delete(write);
+    };
+    write.then(done, done);
+    return write;
+  }
+
+  async #insertMany(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[]): Promise<void> {
+    if (rows.length === 0) return;
+    if (this.#closing) throw new StoreError(`${this.description} is closed`);
+    for (const name of [table, ...columns]) {
+      if (!IDENTIFIER.test(name)) throw new StoreError(`insertMany: "${name}" is not a plain table or column name`);
+    }
+    if (this.#sqlite) {
+      const sql = `insert into ${table} (${columns.join(', ')}) values (${columns.map(() => '?').join(', ')}) on conflict do nothing`;
+      if (this.#location.dialect === 'sqlite' && this.#location.file !== ':memory:') {
+        this.#writer ??= new SqliteWriter(this.#location.file, { busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS, log: this.#log });
+        return this.#writer.insert(sql, columns.length, rows);
+      }
+      // An in-memory database exists only on this connection: write here.
+      let insert = this.#inserts.get(sql);
+      if (!insert) {
+        const statement = this.#sqlite.prepare(sql);
+        insert = this.#sqlite.transaction((batch: readonly (readonly unknown[])[]) => {
+          for (const row of batch) statement.run(row);
+        });
+        this.#inserts.set(sql, insert);
+      }
+      insert(rows);
+      return;
+    }
+    const kysely = this.#kysely as unknown as Kysely<Record<string, Record<string, unknown>>>;
+    for (let i = 0; i < rows.length; i += PG_INSERT_ROWS) {
+      const values = rows.slice(i, i + PG_INSERT_ROWS).map((row) => Object.fromEntries(columns.map((c, j) => [c, row[j]])));
+      await kysely
+        .insertInto(table)
+        .values(values)
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+    }
   }
 
   /**
@@ -186,7 +249,11 @@ export class Store implements AsyncDisposable {
 
   /** Closes the connections once migrations under way have finished; safe to call again. */
   close(): Promise<void> {
-    this.#closing ??= this.#migrations.then(() => this.#kysely.destroy());
+    this.#closing ??= this.#migrations.then(async () => {
+      await Promise.allSettled([...this.#writes]);
+      await this.#writer?.close();
+      await this.#kysely.destroy();
+    });
     return this.#closing;
   }
 
