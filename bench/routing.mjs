@@ -48,7 +48,7 @@ async function mapped(host) {
   const db = host.store.db();
   for (;;) {
     const row = await db
-      .selectFrom('bridge_message')
+      .selectFrom('bridge_copy')
       .select((eb) => eb.fn.countAll().as('n'))
       .executeTakeFirstOrThrow();
     if (Number(row.n) >= copies) return;

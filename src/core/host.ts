@@ -11,7 +11,7 @@ import { Channel } from './channel.js';
 import type { ComponentInit, Migrations } from './component.js';
 import type { ResolvedConfig } from './config/validate.js';
 import { writeConfigFile } from './config/write.js';
-import { PlugError, StateError, withTimeout } from './errors.js';
+import { PlugError, StateError, StoreError, withTimeout } from './errors.js';
 import { Group } from './group.js';
 import type { Hook, HookInit } from './hook.js';
 import { announce, type Logger, Logging } from './log.js';
@@ -77,6 +77,8 @@ export class Host {
   #oldEchoes = new Set<string>();
   readonly #retries = new Map<string, NodeJS.Timeout>();
   #inFlight = 0;
+  /** Messages received while the host was opening, routed once it is open. */
+  #early: SentMessage[] = [];
   /** > 0 while a plug's send or edit is running synchronously (see receive). */
   #sendDepth = 0;
   #drained: (() => void) | undefined;
@@ -273,6 +275,9 @@ export class Host {
       this.#served.push(`web UI ${url}`);
     }
     this.#state = 'open';
+    const early = this.#early;
+    this.#early = [];
+    for (const sent of early) this.receive(sent);
   }
 
   async #openServices(): Promise<Services> {
@@ -280,11 +285,19 @@ export class Host {
     const { openBus } = await import('../services/bus/index.js');
     const store = await Store.open(this.config.store, { baseDir: this.config.baseDir, log: this.logging.get('porter.store') });
     this.#served.push(`store ${store.description}`);
-    const owners = new Map<string, Migrations>();
+    const owners = new Map<string, { migrations: Migrations; by: string }>();
     for (const c of [...this.config.plugs, ...this.config.hooks]) {
-      if (c.cls?.migrations) owners.set(c.cls.migrationOwner ?? c.cls.name, c.cls.migrations);
+      if (!c.cls?.migrations) continue;
+      const owner = c.cls.migrationOwner ?? c.cls.name;
+      const known = owners.get(owner);
+      // Two classes may share tables (sync and forward share the bridge map) only by sharing one migrations object.
+      if (known && known.migrations !== c.cls.migrations) {
+        await store.close();
+        throw new StoreError(`${c.cls.name} and ${known.by} both own the migrations "${owner}" but declare different ones`);
+      }
+      owners.set(owner, { migrations: c.cls.migrations, by: c.cls.name });
     }
-    for (const [owner, migrations] of owners) await store.migrate(owner, migrations);
+    for (const [owner, { migrations }] of owners) await store.migrate(owner, migrations);
     const bus = await openBus(this.config.bus);
     let http: HttpService | undefined;
     if (this.config.http) {
@@ -380,7 +393,12 @@ export class Host {
    * (no hook returned a promise) is done before this returns, without a turn of the event loop.
    */
   receive(sent: SentMessage): void {
-    if (this.#state !== 'open' && this.#state !== 'opening') return;
+    if (this.#state === 'opening') {
+      // A plug may hand over messages while others (and the hooks) still open: keep them until all are.
+      this.#early.push(sent);
+      return;
+    }
+    if (this.#state !== 'open') return;
     if (this.#sendDepth > 0 && !sent.fromPorter) {
       // A plug that echoes inside send(): route the echo once send() has returned its receipt,
       // so the echo is recognised (see #tracked).

@@ -108,7 +108,7 @@ export class Logging {
     const baseDir = options.baseDir ?? process.cwd();
     const closers: (() => void)[] = [];
     const streams: StreamEntry[] = [];
-    const rootLevel = cfg.root.level ?? (config ? 'warn' : 'warn');
+    const rootLevel = cfg.root.level ?? 'warn';
     const handlerNames = cfg.root.handlers ?? Object.keys(cfg.handlers);
     for (const name of handlerNames) {
       const h = cfg.handlers[name];

@@ -1,6 +1,7 @@
 // The `porter` command as a user runs it (the built bin): help, version, check, run, signals, -w.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { VERSION } from '../../src/version.js';
 import { porter, porterExit } from '../helpers/cli.js';
@@ -47,6 +48,16 @@ describe('porter', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/OK \(1 plug, 2 channels, 0 groups, 1 hook\)/);
+  });
+
+  it('accepts every example config shipped in examples/', async () => {
+    const examples = fileURLToPath(new URL('../../examples/', import.meta.url));
+    const files = (await readdir(examples)).filter((f) => /\.(ya?ml|json|toml)$/.test(f));
+    expect(files.length).toBeGreaterThanOrEqual(2);
+    for (const file of files) {
+      const result = await porterExit(['check', join(examples, file)]);
+      expect({ file, code: result.code, stderr: result.stderr }).toEqual({ file, code: 0, stderr: '' });
+    }
   });
 
   it('rejects a bad config with exit 2 and one line per problem', async () => {

@@ -180,6 +180,18 @@ describe('problems are named by place', () => {
     ]);
   });
 
+  it('a channel bridged twice, under one label or two', async () => {
+    const lines = await problemsOf({
+      plugs: { net: loop },
+      channels: { a: { plug: 'net', source: 'a' }, b: { plug: 'net', source: 'b' }, c: { plug: 'net', source: 'c' } },
+      hooks: { bridge: { path: 'sync.SyncHook', config: { channels: { one: ['a', 'b', 'b'], two: ['c', 'a'] } } } },
+    });
+    expect(lines).toEqual([
+      'hooks.bridge.config.channels.one[2]: channel "b" is listed twice',
+      'hooks.bridge.config.channels.two[1]: channel "a" is already bridged under label "one"',
+    ]);
+  });
+
   it('unknown keys, wrong types and a missing path', async () => {
     const lines = await problemsOf({ plugs: { net: { path: 'loopback.LoopbackPlug', confg: {} }, other: { enabled: true } } });
     expect(lines).toEqual(['plugs.net.confg: unknown key', 'plugs.other.path: Invalid input: expected string, received undefined']);
@@ -194,15 +206,21 @@ describe('problems are named by place', () => {
     expect(lines).toHaveLength(3);
   });
 
+  it('says what is wrong inside the http section, or with it as a whole', async () => {
+    expect(await problemsOf({ http: { listen: 99999 } })).toEqual(['http.listen: Too big: expected number to be <=65535']);
+    expect(await problemsOf({ http: true })).toEqual(['http: expected a table (listen, public-url) or false']);
+  });
+
   it('names a missing file and an unknown extension', async () => {
     await expect(loadConfig(join(dir, 'missing.yaml'))).rejects.toThrow(/cannot read config .*missing\.yaml": no such file/);
     await expect(loadConfig(join(dir, 'porter.ini'))).rejects.toThrow(/name it \.yaml, \.yml, \.json or \.toml/);
   });
 
   it('checks the services keys', async () => {
-    expect(await problemsOf({ http: { listen: 'everywhere' }, bus: 'rabbit://x' })).toEqual([
+    expect(await problemsOf({ store: 'sqlite://data/porter.db', http: { listen: 'everywhere' }, bus: 'nats://127.0.0.1:4222' })).toEqual([
+      'store: store "sqlite://data/porter.db": write sqlite:PATH (sqlite:data/porter.db or sqlite:/var/lib/porter/porter.db), not sqlite://',
       'http.listen: expected "host:port", like "127.0.0.1:8080"',
-      'bus: expected "memory" or "nats://host:port"',
+      'bus: only "memory" is available in this version of porter',
     ]);
   });
 });

@@ -200,6 +200,23 @@ describe('echoes of what porter sent', () => {
   }
 });
 
+describe('messages during start-up', () => {
+  it('routes what a plug receives while the host is still opening, once it is open', async () => {
+    ({ host } = await openHost(
+      {
+        plugs: { a: { path: 'echo.EchoPlug', config: { backlog: 'room' } }, lab: loop },
+        channels: { left: { plug: 'a', source: 'room' }, right: { plug: 'lab', source: 'room' } },
+        hooks: { bridge: { path: 'sync.SyncHook', config: { channels: { main: ['left', 'right'] } } } },
+      },
+      dir,
+    ));
+    await settle();
+    expect((host.plugs.get('lab') as LoopbackPlug).history('room').map((m) => m.text?.toPlain())).toEqual([
+      'written while porter was starting',
+    ]);
+  });
+});
+
 describe('lifecycle', () => {
   it('retries a plug that cannot connect, with backoff, while the others work', async () => {
     let records: LogRecord[];

@@ -139,8 +139,8 @@ describe.each(stores)('sync hook on %s', (_name, makeStore) => {
     expect(copies.map(text)).toEqual(['final']);
     expect(copies[0]?.edited).toBe(true);
     const stored = await host?.store
-      .db<{ bridge_message: { source_channel: string; source_id: string; channel: string } }>()
-      .selectFrom('bridge_message')
+      .db<{ bridge_copy: { source_channel: string; source_id: string; channel: string } }>()
+      .selectFrom('bridge_copy')
       .select(['source_channel', 'source_id', 'channel'])
       .execute();
     expect(

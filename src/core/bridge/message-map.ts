@@ -4,13 +4,13 @@
  * original itself needs no row. Writes are batched (a bridge at full speed would otherwise wait
  * on one insert per copy) and lookups flush first, so they see every copy made so far.
  */
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Store } from '../../services/store/index.js';
 import type { Migrations } from '../component.js';
 import type { Logger } from '../log.js';
 
 export interface BridgeTables {
-  bridge_message: {
+  bridge_copy: {
     bridge: string;
     /** Where the copy is: channel key and the id the network gave it. */
     channel: string;
@@ -24,23 +24,51 @@ export interface BridgeTables {
 }
 
 export const bridgeMigrations: Migrations = {
+  // The first map: a row per message, copies and original alike, joined by a `ref`.
   '0001_bridge_message': {
     async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('bridge_message')
+        .addColumn('bridge', 'text', (c) => c.notNull())
+        .addColumn('ref', 'text', (c) => c.notNull())
+        .addColumn('channel', 'text', (c) => c.notNull())
+        .addColumn('message_id', 'text', (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('bridge_message_pk', ['bridge', 'channel', 'message_id'])
+        .execute();
+      await db.schema.createIndex('bridge_message_ref').on('bridge_message').columns(['bridge', 'ref']).execute();
+    },
+  },
+  // A row per copy naming its original: half the writes, and the original needs no row. The
+  // old rows carry over (an original's ref was `channel/id` of its own row).
+  '0002_bridge_copy': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('bridge_copy')
         .addColumn('bridge', 'text', (c) => c.notNull())
         .addColumn('channel', 'text', (c) => c.notNull())
         .addColumn('message_id', 'text', (c) => c.notNull())
         .addColumn('source_channel', 'text', (c) => c.notNull())
         .addColumn('source_id', 'text', (c) => c.notNull())
         .addColumn('at', 'bigint', (c) => c.notNull())
-        .addPrimaryKeyConstraint('bridge_message_pk', ['bridge', 'channel', 'message_id'])
+        .addPrimaryKeyConstraint('bridge_copy_pk', ['bridge', 'channel', 'message_id'])
         .execute();
-      await db.schema
-        .createIndex('bridge_message_source')
-        .on('bridge_message')
-        .columns(['bridge', 'source_channel', 'source_id'])
-        .execute();
+      await db.schema.createIndex('bridge_copy_source').on('bridge_copy').columns(['bridge', 'source_channel', 'source_id']).execute();
+      const old = (await db.introspection.getTables()).find((t) => t.name === 'bridge_message');
+      if (old?.columns.some((c) => c.name === 'source_id')) {
+        // A development build wrote the new layout under the old name: copy it as it is.
+        await sql`
+          insert into bridge_copy (bridge, channel, message_id, source_channel, source_id, at)
+          select bridge, channel, message_id, source_channel, source_id, at from bridge_message`.execute(db);
+      } else {
+        await sql`
+          insert into bridge_copy (bridge, channel, message_id, source_channel, source_id, at)
+          select c.bridge, c.channel, c.message_id, s.channel, s.message_id, c.at
+          from bridge_message c
+          join bridge_message s on s.bridge = c.bridge and s.ref = c.ref and s.ref = s.channel || '/' || s.message_id
+          where c.ref <> c.channel || '/' || c.message_id`.execute(db);
+      }
+      await db.schema.dropTable('bridge_message').execute();
     },
   },
 };
@@ -90,7 +118,7 @@ export class MessageMap {
   async originalOf(channel: string, id: string): Promise<Original> {
     await this.flush();
     const row = await this.#db
-      .selectFrom('bridge_message')
+      .selectFrom('bridge_copy')
       .select(['source_channel', 'source_id'])
       .where('bridge', '=', this.#bridge)
       .where('channel', '=', channel)
@@ -103,7 +131,7 @@ export class MessageMap {
   async copiesOf(original: Original): Promise<Copies> {
     await this.flush();
     const rows = await this.#db
-      .selectFrom('bridge_message')
+      .selectFrom('bridge_copy')
       .select(['channel', 'message_id'])
       .where('bridge', '=', this.#bridge)
       .where('source_channel', '=', original.channel)
@@ -128,7 +156,7 @@ export class MessageMap {
     this.#pending = [];
     this.#flushing = this.#flushing.then(async () => {
       try {
-        await this.#store.insertMany('bridge_message', COLUMNS, rows);
+        await this.#store.insertMany('bridge_copy', COLUMNS, rows);
       } catch (error) {
         this.#log.error({ err: error, rows: rows.length }, 'cannot record bridged messages; edits of them will not map');
       }

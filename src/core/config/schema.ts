@@ -3,6 +3,7 @@
  * logging) plus porter's services (store, bus, http). Cross-references are checked in validate.ts.
  */
 import { z } from 'zod';
+import { parseStoreUrl } from '../../services/store/url.js';
 import { loggingSchema } from '../log.js';
 
 /** YAML's empty `config:` is null; treat it as "not given". */
@@ -71,14 +72,23 @@ export const configSchema = z
   .object({
     path: orEmpty(z.union([z.string().transform((p) => [p]), z.array(z.string())]).default([])),
     logging: orEmpty(loggingSchema.optional()),
-    store: orEmpty(z.string().min(1).default('sqlite:data/porter.db')),
-    bus: orEmpty(
+    store: orEmpty(
       z
         .string()
-        .regex(/^(memory|nats:\/\/.+)$/, 'expected "memory" or "nats://host:port"')
-        .default('memory'),
+        .min(1)
+        .default('sqlite:data/porter.db')
+        .superRefine((value, ctx) => {
+          // The same check the store makes at start, so `porter check` catches what `run` would.
+          try {
+            parseStoreUrl(value, '/');
+          } catch (error) {
+            ctx.addIssue({ code: 'custom', message: (error as Error).message });
+          }
+        }),
     ),
-    http: orEmpty(z.union([z.literal(false), httpSchema]).optional()),
+    // Only the in-process bus exists so far; a NATS bus for several porter processes may follow.
+    bus: orEmpty(z.literal('memory', { error: 'only "memory" is available in this version of porter' }).default('memory')),
+    http: orEmpty(z.union([z.literal(false), httpSchema], { error: 'expected a table (listen, public-url) or false' }).optional()),
   })
   // Unknown top-level keys are kept and written back by -w.
   .loose();
@@ -105,6 +115,31 @@ export function formatPlace(path: readonly PropertyKey[]): string {
   return out;
 }
 
+type Issue = z.core.$ZodIssue;
+
+/**
+ * What a failed union should say: a branch that got inside the value (`http.listen`) says what
+ * is wrong better than the union's "invalid input" or another branch's "expected false".
+ */
+function explainUnion(issue: Issue): { path: PropertyKey[]; message: string } {
+  const path = [...issue.path];
+  if (issue.code !== 'invalid_union' || !('errors' in issue) || !Array.isArray(issue.errors)) return { path, message: issue.message };
+  const all = (issue.errors as Issue[][]).flat();
+  const deepest = all.reduce<Issue | undefined>((best, i) => (i.path.length > (best?.path.length ?? 0) ? i : best), undefined);
+  if (deepest) {
+    const inner = explainUnion(deepest);
+    return { path: [...path, ...inner.path], message: inner.message };
+  }
+  if (issue.message !== 'Invalid input') return { path, message: issue.message };
+  const nested = all.find((i) => i.code === 'invalid_union');
+  if (nested) {
+    const inner = explainUnion(nested);
+    if (inner.message !== 'Invalid input') return { path: [...path, ...inner.path], message: inner.message };
+  }
+  const best = all.find((i) => i.code !== 'invalid_type' && i.code !== 'invalid_value') ?? all[0];
+  return { path, message: best?.message ?? issue.message };
+}
+
 /** Turns a zod error into problems, each placed under `prefix`. */
 export function zodProblems(error: z.ZodError, prefix: readonly PropertyKey[] = []): { place: string; message: string }[] {
   const out: { place: string; message: string }[] = [];
@@ -114,13 +149,10 @@ export function zodProblems(error: z.ZodError, prefix: readonly PropertyKey[] = 
       for (const key of issue.keys) out.push({ place: formatPlace([...prefix, ...issue.path, key]), message: 'unknown key' });
       continue;
     }
-    if (issue.code === 'invalid_union' && 'errors' in issue && Array.isArray(issue.errors)) {
-      // Report the branch that got furthest rather than zod's generic "invalid input".
-      const best = issue.errors.flat().find((i) => i.code !== 'invalid_type') ?? issue.errors.flat()[0];
-      if (best && issue.message === 'Invalid input') {
-        out.push({ place: formatPlace([...prefix, ...issue.path, ...best.path]), message: best.message });
-        continue;
-      }
+    if (issue.code === 'invalid_union') {
+      const { path, message } = explainUnion(issue);
+      out.push({ place: formatPlace([...prefix, ...path]), message });
+      continue;
     }
     out.push({ place, message: issue.message });
   }

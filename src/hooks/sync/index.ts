@@ -24,11 +24,13 @@ export const syncConfigSchema = (refs: ConfigRefs) =>
       for (const [label, names] of Object.entries(cfg.channels)) {
         names.forEach((name, i) => {
           const first = seen.get(name);
-          if (first !== undefined && first !== label) {
+          if (first !== undefined) {
             ctx.addIssue({
               code: 'custom',
               path: ['channels', label, i],
-              message: `channel "${name}" is already bridged under label "${first}"`,
+              // Listed twice, every message would be copied to it twice.
+              message:
+                first === label ? `channel "${name}" is listed twice` : `channel "${name}" is already bridged under label "${first}"`,
             });
           }
           seen.set(name, label);

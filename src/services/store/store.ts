@@ -13,7 +13,7 @@ import {
   SqliteDialect,
   sql,
 } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Migrations } from '../../core/component.js';
 import { StoreError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
@@ -33,6 +33,7 @@ interface MigrationTables {
   porter_migration: { name: string; timestamp: string };
 }
 
+/** PostgreSQL `bigint` (and `count(*)`) read as numbers, as SQLite returns them, so a feature reads the same types from either engine. */
 const PG_INT8_OID = 20;
 const PG_POOL_SIZE = 10;
 /** A host that drops packets would otherwise hang start-up forever. */
@@ -41,6 +42,8 @@ const SQLITE_BUSY_TIMEOUT_MS = 5000;
 /** PostgreSQL allows 65535 parameters per statement; rows of a few columns stay well under. */
 const PG_INSERT_ROWS = 1000;
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+/** From this many rows a SQLite batch (about 3 µs a row) is worth a writer thread's memory. */
+const WRITER_THREAD_ROWS = 100;
 
 export class Store implements AsyncDisposable {
   readonly dialect: 'sqlite' | 'postgres';
@@ -59,7 +62,7 @@ export class Store implements AsyncDisposable {
   readonly #writes = new Set<Promise<void>>();
   /** SQLite files only: the thread that runs `insertMany`, started on first use. */
   #writer: SqliteWriter | undefined;
-  /** In-memory SQLite only: `insertMany` statements, prepared once per table and columns. */
+  /** SQLite: `insertMany` statements run on this thread, prepared once per table and columns. */
   readonly #inserts = new Map<string, (rows: readonly (readonly unknown[])[]) => void>();
 
   private constructor(location: StoreLocation, kysely: Kysely<MigrationTables>, log: Logger, sqlite?: Database.Database) {
@@ -74,7 +77,8 @@ export class Store implements AsyncDisposable {
   /** Opens the store named by a `store:` config value and checks that it answers. */
   static async open(url: string, options: StoreOptions): Promise<Store> {
     const location = parseStoreUrl(url, options.baseDir);
-    const store = location.dialect === 'sqlite' ? Store.#openSqlite(location, options.log) : Store.#openPostgres(location, options.log);
+    const store =
+      location.dialect === 'sqlite' ? Store.#openSqlite(location, options.log) : await Store.#openPostgres(location, options.log);
     try {
       await sql`select 1`.execute(store.#kysely);
     } catch (error) {
@@ -108,7 +112,13 @@ export class Store implements AsyncDisposable {
     return new Store(location, new Kysely({ dialect: new SqliteDialect({ database }) }), log, database);
   }
 
-  static #openPostgres(location: Extract<StoreLocation, { dialect: 'postgres' }>, log: Logger): Store {
+  static async #openPostgres(location: Extract<StoreLocation, { dialect: 'postgres' }>, log: Logger): Promise<Store> {
+    // Loaded only when used: a SQLite porter should not carry the PostgreSQL driver in memory.
+    const { default: pg } = await import('pg');
+    const typeParser = (oid: number, format?: 'text' | 'binary'): ((value: string) => unknown) => {
+      if (oid === PG_INT8_OID && format !== 'binary') return (value: string) => Number(value);
+      return pg.types.getTypeParser(oid, format ?? 'text') as (value: string) => unknown;
+    };
     const pool = new pg.Pool({
       connectionString: location.connectionString,
       max: PG_POOL_SIZE,
@@ -129,8 +139,9 @@ export class Store implements AsyncDisposable {
 
   /**
    * Inserts many rows into one table as fast as the engine allows, skipping rows whose key is
-   * already there, and resolves once they are committed. On a SQLite file that is a cached
-   * prepared statement per row in one transaction, run by a writer thread (see sqlite-writer.ts);
+   * already there, and resolves once they are committed. On SQLite that is a cached prepared
+   * statement per row in one transaction, run by a writer thread once batches are big (see
+   * sqlite-writer.ts);
    * on PostgreSQL, one multi-row INSERT per 1000 rows. For write-behind logs on a hot path,
    * such as the bridges' message map.
    */
@@ -153,11 +164,13 @@ export class Store implements AsyncDisposable {
     }
     if (this.#sqlite) {
       const sql = `insert into ${table} (${columns.join(', ')}) values (${columns.map(() => '?').join(', ')}) on conflict do nothing`;
-      if (this.#location.dialect === 'sqlite' && this.#location.file !== ':memory:') {
+      // Big batches of a SQLite file go to the writer thread, and once it runs, every batch does
+      // (so batches commit in order). Small ones are cheaper written here than a thread is kept.
+      const onFile = this.#location.dialect === 'sqlite' && this.#location.file !== ':memory:';
+      if (onFile && (this.#writer || rows.length >= WRITER_THREAD_ROWS)) {
         this.#writer ??= new SqliteWriter(this.#location.file, { busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS, log: this.#log });
         return this.#writer.insert(sql, columns.length, rows);
       }
-      // An in-memory database exists only on this connection: write here.
       let insert = this.#inserts.get(sql);
       if (!insert) {
         const statement = this.#sqlite.prepare(sql);
@@ -269,15 +282,6 @@ export class Store implements AsyncDisposable {
  */
 function atomic(migration: Migration): Migration {
   return { ...migration, up: (db) => db.transaction().execute((trx) => migration.up(trx)) };
-}
-
-/**
- * PostgreSQL `bigint` (and `count(*)`) as numbers, as SQLite returns them, so a feature reads the
- * same types from either engine. Values beyond 2^53 lose precision on both.
- */
-function typeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
-  if (oid === PG_INT8_OID && format !== 'binary') return (value: string) => Number(value);
-  return pg.types.getTypeParser(oid, format ?? 'text') as (value: string) => unknown;
 }
 
 /** The error's own words, with a Postgres password scrubbed in case a driver ever echoes it. */
