@@ -139,7 +139,11 @@ export class Host {
     return this.services.http;
   }
 
-  /** Adds a line to what is printed at start; plugs and hooks call it for what they listen on. */
+  /**
+   * Adds a line to what is printed at start; plugs and hooks call it for what they listen on.
+   * `{web}` stands for the web server's base URL (known only once it listens), without the
+   * final slash: `host.serve('occupancy board {web}/board')`.
+   */
   serve(line: string): void {
     this.#served.push(line);
   }
@@ -640,6 +644,8 @@ export class Host {
 
   #addStatusRoute(http: HttpService): void {
     http.app.get('/api/status', async () => this.status());
+    // The web UI's shell answers `/` when it is built, and its Status page reads /api/status.
+    if (http.webUi) return;
     http.app.get('/', async (_request, reply) => {
       const { renderStatusPage } = await import('../services/http/status-page.js');
       const { VERSION } = await import('../version.js');
@@ -661,7 +667,8 @@ export class Host {
         `  hook ${hook.name} (${hook.constructor.name}${hook.priority !== undefined ? `, priority ${hook.priority}` : ''}, ${hook.state})`,
       );
     }
-    for (const line of this.#served) announce(`  ${line}`);
+    const web = this.#services?.http?.listening ? this.#services.http.url.replace(/\/$/, '') : '(no web server)';
+    for (const line of this.#served) announce(`  ${line.replaceAll('{web}', web)}`);
   }
 }
 

@@ -1,6 +1,7 @@
 /**
- * The one web server of a porter process (Fastify). Hooks add routes while they start; the
- * server listens only after every hook has started, and closes first on stop.
+ * The one web server of a porter process (Fastify), with the web UI when it is built. Hooks add
+ * routes while they start; the server listens only after every hook has started, and closes first
+ * on stop.
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Logger } from '../../core/log.js';
@@ -12,16 +13,21 @@ export interface HttpOptions {
   readonly listen: string;
   readonly publicUrl?: string;
   readonly log: Logger;
+  /** The built web UI to serve (default: dist/web), or false for none. */
+  readonly webRoot?: string | false;
 }
 
 export class HttpService {
   readonly app: FastifyInstance;
+  /** Whether the web UI is served: its shell then answers `/` and every page route. */
+  readonly webUi: boolean;
   readonly #listen: string;
   readonly #publicUrl: string | undefined;
   #url: string | undefined;
 
-  private constructor(app: FastifyInstance, options: HttpOptions) {
+  private constructor(app: FastifyInstance, webUi: boolean, options: HttpOptions) {
     this.app = app;
+    this.webUi = webUi;
     this.#listen = options.listen;
     this.#publicUrl = options.publicUrl;
   }
@@ -31,7 +37,19 @@ export class HttpService {
     // Fastify's logger type is narrower than pino's Logger, which it is at run time.
     const loggerInstance = options.log as unknown as FastifyBaseLogger;
     const app: FastifyInstance = fastify({ loggerInstance, forceCloseConnections: true });
-    return new HttpService(app, options);
+    let webUi = false;
+    if (options.webRoot !== false) {
+      const { serveWebUi, WEB_ROOT } = await import('./web.js');
+      const root = options.webRoot ?? WEB_ROOT;
+      webUi = await serveWebUi(app, { root });
+      if (!webUi) options.log.info({ root }, 'no web UI build here (npm run build makes it); serving the status page at /');
+    }
+    return new HttpService(app, webUi, options);
+  }
+
+  /** Whether it is listening (and `url` is known). */
+  get listening(): boolean {
+    return this.#url !== undefined;
   }
 
   /** The base URL once listening (`http://127.0.0.1:8080/`). */
