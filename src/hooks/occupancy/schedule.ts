@@ -137,8 +137,8 @@ export class ScheduleSource {
   constructor(options: ScheduleSourceOptions) {
     this.#onSchedule = options.onSchedule;
     this.#log = options.log;
-    this.#timeZone = options.timeZone ?? localTimeZone();
-    if (!validZone(this.#timeZone)) throw new RangeError(`unknown time zone "${this.#timeZone}"`);
+    this.#timeZone = options.timeZone ?? LOCAL;
+    if (this.#timeZone !== LOCAL && !validZone(this.#timeZone)) throw new RangeError(`unknown time zone "${this.#timeZone}"`);
     this.#now = options.now ?? (() => new Date());
     this.#retryInitial = options.retry?.initial ?? 5_000;
     this.#retryMax = options.retry?.max ?? 300_000;
@@ -342,7 +342,7 @@ export class ScheduleSource {
 }
 
 /** The reservations of `date`'s day in `timeZone` (default: the server's), from an .ics text. */
-export function reservationsOn(icsText: string, date: Date, timeZone: string = localTimeZone()): Reservation[] {
+export function reservationsOn(icsText: string, date: Date, timeZone: string = LOCAL): Reservation[] {
   return computeReservations(parseCalendar(icsText), date, timeZone).reservations;
 }
 
@@ -519,6 +519,17 @@ interface WallTime {
 }
 
 function wallParts(ms: number, timeZone: string): WallTime {
+  if (timeZone === LOCAL) {
+    const d = new Date(ms);
+    return {
+      year: d.getFullYear(),
+      month: d.getMonth() + 1,
+      day: d.getDate(),
+      hour: d.getHours(),
+      minute: d.getMinutes(),
+      second: d.getSeconds(),
+    };
+  }
   const out: WallTime = { year: 0, month: 0, day: 0, hour: 0, minute: 0, second: 0 };
   for (const part of formatter(timeZone).formatToParts(ms)) {
     if (part.type in out) out[part.type as keyof WallTime] = Number(part.value);
@@ -534,6 +545,7 @@ function offsetAt(ms: number, timeZone: string): number {
 
 /** The instant at which `timeZone`'s clock shows the given wall time (month 1-12; day may overflow). */
 function wallToInstant(year: number, month: number, day: number, hour: number, minute: number, second: number, timeZone: string): number {
+  if (timeZone === LOCAL) return new Date(year, month - 1, day, hour, minute, second).getTime();
   const wall = Date.UTC(year, month - 1, day, hour, minute, second);
   const first = offsetAt(wall, timeZone);
   const guess = wall - first;
@@ -556,9 +568,12 @@ function timeOfDay(ms: number, timeZone: string): [number, number] {
   return [p.hour, p.minute];
 }
 
-function localTimeZone(): string {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone;
-}
+/**
+ * The server's own zone, read through Date's local-time methods. Any named zone goes through
+ * Intl, whose time-zone data costs porter about 8 MB of memory once touched: only a config or a
+ * calendar that names a zone pays for it.
+ */
+const LOCAL = '';
 
 const zoneValidity = new Map<string, boolean>();
 

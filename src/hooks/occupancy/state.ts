@@ -110,7 +110,24 @@ export class UnplacedPcError extends Error {
   }
 }
 
-const naturalOrder = new Intl.Collator('en', { numeric: true }).compare;
+/** pc2 before pc10: runs of digits compare as numbers. (Not Intl.Collator: its data costs megabytes.) */
+function naturalOrder(a: string, b: string): number {
+  const pa = a.match(/\d+|\D+/g) ?? [];
+  const pb = b.match(/\d+|\D+/g) ?? [];
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
+    const x = pa[i] as string;
+    const y = pb[i] as string;
+    if (x === y) continue;
+    const nx = /^\d/.test(x) && /^\d/.test(y);
+    if (nx) {
+      const d = Number(x) - Number(y);
+      if (d !== 0) return d;
+      return x.length - y.length;
+    }
+    return x < y ? -1 : 1;
+  }
+  return pa.length - pb.length;
+}
 const VALID_STATES: ReadonlySet<string> = new Set(PC_STATES);
 
 export class OccupancyState {

@@ -19,10 +19,10 @@
  * and should reconnect with `since`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import websocket from '@fastify/websocket';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { RawData, WebSocket } from 'ws';
+import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../../core/log.js';
+import { onUpgrade, refuseUpgrade } from '../../services/http/upgrade.js';
 import type { ClientLink, MessageFilter, OccupancyEndpoint, Serialized, Session, TagFilter } from './protocol.js';
 
 export interface OccupancyStreamsOptions {
@@ -104,21 +104,33 @@ export class OccupancyStreams {
   }
 
   /**
-   * Adds `BASE/ws` and `BASE/stream` to `app`, registering @fastify/websocket first unless the
-   * app has it. Call before the app is ready; await it before adding other WebSocket routes.
+   * Adds `BASE/ws` (an upgrade route on the app's server) and `BASE/stream` to `app`. Call
+   * before the app is ready.
    */
   async register(app: FastifyInstance, base = '/occupancy'): Promise<void> {
-    await ensureWebsocket(app, this.#maxClientMessage);
     const prefix = base.replace(/\/+$/, '');
     // Refused before the upgrade, so a WebSocket client sees the status and the reason.
-    const preValidation = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
-      if (this.#closing) return reply.code(503).send({ error: 'the occupancy streams are closed' });
-      if (this.#ws.size + this.#sse.size >= this.#maxClients) return reply.code(503).send({ error: 'too many clients' });
-      const parsed = parseParams(request.query);
-      if (!parsed.ok) return reply.code(400).send({ error: parsed.error });
-      return undefined;
+    const refusal = (query: unknown): { status: number; error: string } | undefined => {
+      if (this.#closing) return { status: 503, error: 'the occupancy streams are closed' };
+      if (this.#ws.size + this.#sse.size >= this.#maxClients) return { status: 503, error: 'too many clients' };
+      const parsed = parseParams(query);
+      return parsed.ok ? undefined : { status: 400, error: parsed.error };
     };
-    app.get(`${prefix}/ws`, { websocket: true, preValidation }, (socket, request) => this.#acceptWs(socket, request));
+    const preValidation = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+      const refused = refusal(request.query);
+      return refused ? reply.code(refused.status).send({ error: refused.error }) : undefined;
+    };
+    // WebSockets bypass Fastify (see services/http/upgrade.ts): no request object per socket.
+    const wss = new WebSocketServer({ noServer: true, maxPayload: this.#maxClientMessage, perMessageDeflate: false });
+    onUpgrade(app.server, `${prefix}/ws`, (request, socket, head) => {
+      const query = queryOf(request.url);
+      const refused = refusal(query);
+      if (refused) {
+        refuseUpgrade(socket, refused.status, refused.error);
+        return;
+      }
+      wss.handleUpgrade(request, socket, head, (ws) => this.#acceptWs(ws, query));
+    });
     app.get(`${prefix}/stream`, { preValidation }, (request, reply) => this.#acceptSse(request, reply));
     // The web server closes before the hooks: end the streams first, or it waits on them.
     app.addHook('preClose', async () => {
@@ -153,8 +165,8 @@ export class OccupancyStreams {
     }, this.#heartbeatInterval).unref();
   }
 
-  #acceptWs(socket: WebSocket, request: FastifyRequest): void {
-    const parsed = parseParams(request.query);
+  #acceptWs(socket: WebSocket, query: Record<string, string | string[]>): void {
+    const parsed = parseParams(query);
     if (!parsed.ok || this.#closing) {
       socket.close(parsed.ok ? CLOSE_CODES.goingAway : CLOSE_CODES.policy, parsed.ok ? 'server closing' : parsed.error);
       return;
@@ -493,23 +505,14 @@ function parseSeq(value: unknown): number | undefined {
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
-const registering = new WeakMap<FastifyInstance, Promise<void>>();
-
-async function ensureWebsocket(app: FastifyInstance, maxPayload: number): Promise<void> {
-  if (app.hasDecorator('websocketServer') || app.hasPlugin('@fastify/websocket')) return;
-  let pending = registering.get(app);
-  if (!pending) {
-    pending = (async () => {
-      await app.register(websocket, {
-        options: { maxPayload },
-        // An unclean disconnect is routine for a wall screen; the default logs it as an error.
-        errorHandler: (error, socket, request) => {
-          request.log.debug({ err: error.message }, 'websocket error');
-          socket.terminate();
-        },
-      });
-    })();
-    registering.set(app, pending);
+/** The query of a request URL as Fastify would parse it: repeated keys become lists. */
+function queryOf(url: string | undefined): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const q = url?.indexOf('?') ?? -1;
+  if (!url || q < 0) return out;
+  for (const [key, value] of new URLSearchParams(url.slice(q + 1))) {
+    const seen = out[key];
+    out[key] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];
   }
-  await pending;
+  return out;
 }

@@ -1,7 +1,6 @@
 // The WebSocket and SSE streams against a real listening server and a small stand-in endpoint.
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
-import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -504,13 +503,17 @@ describe('OccupancyStreams', () => {
     expect(r.endpoint.sessions[0]!.closed).toBe(true);
   });
 
-  it('leaves other routes alone and uses @fastify/websocket when the app already has it', async () => {
-    const r = await start({}, async (app) => {
-      await app.register(websocket);
-    });
+  it('leaves other routes alone, and refuses an upgrade to a path it does not serve', async () => {
+    const r = await start({});
     expect(await (await fetch(`http://127.0.0.1:${r.port}/hello`)).json()).toEqual({ hello: 'world' });
     const client = await Client.open(`${r.ws}/ws`);
     expect((await client.next()).seq).toBe(0);
+    const refused = await new Promise<number | undefined>((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${r.port}/elsewhere`);
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode));
+      ws.on('error', () => resolve(undefined));
+    });
+    expect(refused).toBe(404);
   });
 });
 
