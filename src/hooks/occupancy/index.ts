@@ -4,6 +4,7 @@
  * records every change in the store, reads each room's schedule from an iCalendar source, and
  * can follow another porter or tkbd as a mirror. See README.md beside this file for its config.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { ConfigRefs } from '../../core/component.js';
@@ -77,6 +78,8 @@ export const occupancyConfigSchema = (_refs: ConfigRefs) =>
 export type OccupancyConfig = z.output<ReturnType<typeof occupancyConfigSchema>>;
 
 const HISTORY_FORMATS = ['json', 'csv'] as const;
+/** A scan of every PC of a big faculty is a few hundred KB; 8 MB leaves room and bounds abuse. */
+const PUSH_BODY_LIMIT = 8 * 1024 * 1024;
 
 const historyQuerySchema = z.strictObject({
   from: z.iso.datetime({ offset: true }).optional(),
@@ -144,7 +147,31 @@ export class OccupancyHook extends Hook<OccupancyConfig> {
       app.get(`${cfg.streams}/api/history`, (request, reply) => this.#historyRoute(request, reply));
       if (cfg.push) {
         const push = cfg.push;
-        app.post(push.path, (request, reply) => this.#pushRoute(request, reply, push.token, push.allow));
+        await app.register(async (scope) => {
+          // tkbd's push scripts post JSON under whatever content type their HTTP library picks
+          // (Python's urllib says form-encoded): read every body as JSON, in this scope only.
+          scope.removeAllContentTypeParsers();
+          scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: PUSH_BODY_LIMIT }, (_request, body, done) => {
+            try {
+              done(null, JSON.parse(body as string));
+            } catch (error) {
+              done(Object.assign(new Error(`the body is not JSON: ${(error as Error).message}`), { statusCode: 400 }), undefined);
+            }
+          });
+          scope.setErrorHandler((error: { statusCode?: number; message: string }, _request, reply) => {
+            reply.code(error.statusCode && error.statusCode < 500 ? error.statusCode : 500).send({ error: error.message });
+          });
+          // Who may push is settled before the body is read.
+          scope.addHook('onRequest', async (request, reply) => {
+            if (push.allow && !push.allow.includes(request.ip))
+              return reply.code(403).send({ error: `address ${request.ip} may not push` });
+            if (!sameSecret(request.headers.authorization ?? '', `Bearer ${push.token}`)) {
+              return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'a push needs Authorization: Bearer TOKEN' });
+            }
+            return undefined;
+          });
+          scope.post(push.path, (request, reply) => this.#pushRoute(request, reply));
+        });
       }
       const tag = Object.keys(cfg.tags)[0];
       this.host.serve(`occupancy board {web}/board${tag ? `?tag=${encodeURIComponent(tag)}` : ''}`);
@@ -183,11 +210,7 @@ export class OccupancyHook extends Hook<OccupancyConfig> {
   }
 
   // `POST /push`: tkbd's body; answers `true`, or 400 with the place of the problem.
-  async #pushRoute(request: FastifyRequest, reply: FastifyReply, token: string, allow: readonly string[] | undefined): Promise<unknown> {
-    if (allow && !allow.includes(request.ip)) return reply.code(403).send({ error: `address ${request.ip} may not push` });
-    if (request.headers.authorization !== `Bearer ${token}`) {
-      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'a push needs Authorization: Bearer TOKEN' });
-    }
+  async #pushRoute(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
     let updates: PcUpdate[];
     try {
       updates = parsePushBody(request.body, this.service.state.layout);
@@ -330,6 +353,12 @@ export class OccupancyHook extends Hook<OccupancyConfig> {
     this.#simulation = setInterval(tick, everySeconds * 1000);
     this.#simulation.unref();
   }
+}
+
+/** Compares secrets in constant time (hashing first makes the lengths equal). */
+function sameSecret(given: string, expected: string): boolean {
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(given), digest(expected));
 }
 
 function csv(value: string): string {

@@ -100,6 +100,23 @@ describe('occupancy hook', () => {
     expect((await push(other.base, { datasource: 'scan', data: {} })).status).toBe(403);
   });
 
+  it("reads a push's body as JSON whatever its content type, and refuses one that is not JSON", async () => {
+    const { base } = await openBoard();
+    const asForm = await fetch(`${base}/push`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify({ datasource: 'log', data: { hg137pc01: { event: 'logon' } } }),
+    });
+    expect([asForm.status, await asForm.text()]).toEqual([200, 'true']);
+    const notJson = await fetch(`${base}/push`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+      body: '{"datasource": "log", "data": {',
+    });
+    expect(notJson.status).toBe(400);
+    expect(((await notJson.json()) as { error: string }).error).toMatch(/^the body is not JSON/);
+  });
+
   it('streams changes over WebSocket with sequence numbers, filtered by tag', async () => {
     const { base } = await openBoard();
     await push(base, { datasource: 'scan', data: { hg137pc01: { status: 'free' }, libpc1: { status: 'free' } } });
