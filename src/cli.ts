@@ -1,6 +1,7 @@
 /**
  * The `porter` command: parses arguments and calls the library. `porter run [-w] CONFIG`,
- * `porter check CONFIG`. Exit status: 0 clean, 1 failure at run time, 2 bad config or usage.
+ * `porter check CONFIG`, `porter user -c CONFIG add|passwd|del|list`. Exit status: 0 clean,
+ * 1 failure at run time (or a refused request), 2 bad config or usage.
  */
 import { Command, CommanderError } from 'commander';
 import { loadConfig } from './core/config/index.js';
@@ -82,6 +83,62 @@ async function run(file: string, options: { write?: boolean }): Promise<void> {
   setInterval(() => {}, 2 ** 30);
 }
 
+/** `porter user -c CONFIG …`: the mail users, in the store the config names. */
+async function user(args: readonly string[]): Promise<void> {
+  const rest = [...args];
+  const at = rest.findIndex((a) => a === '-c' || a === '--config');
+  const file = at >= 0 ? rest[at + 1] : undefined;
+  if (at >= 0) rest.splice(at, 2);
+  const { runUserCommand, USER_USAGE } = await import('./mail/auth/index.js');
+  if (!file) {
+    process.stderr.write(`porter user needs the config file whose store holds the users: porter user -c CONFIG …\n${USER_USAGE}\n`);
+    process.exit(EXIT_CONFIG);
+  }
+  const config = await loadConfig(file).catch(failConfig);
+  const { Store } = await import('./services/store/index.js');
+  const { Logging } = await import('./core/log.js');
+  const log = Logging.create(config.logging, { baseDir: config.baseDir }).get('porter.mail.auth');
+  const store = await Store.open(config.store, { baseDir: config.baseDir, log });
+  try {
+    const result = await runUserCommand(store, rest, { stdin: process.stdin, log });
+    (result.code === 0 ? process.stdout : process.stderr).write(`${result.output}\n`);
+    process.exitCode = result.code;
+  } finally {
+    await store.close();
+  }
+}
+
+/** `porter ipc -s ADDRESS [-t TOKEN] 'name: p1 ; p2'`: one IPC request, the reply on stdout. */
+async function ipc(message: string, options: { socket: string; token?: string; timeout: string }): Promise<void> {
+  const { IpcClient, parseLine, encodeReply, SHAPES } = await import('./mail/ipc/index.js');
+  let request: { name: string; params: string[] };
+  try {
+    request = parseLine(message);
+  } catch (error) {
+    process.stderr.write(`porter ipc: ${(error as Error).message}\n`);
+    process.exit(EXIT_CONFIG);
+  }
+  const shape = SHAPES[request.name];
+  // A raw operation (`store: to ; recipient ; length`) takes its bytes from stdin.
+  let body: Buffer | undefined;
+  if (shape?.body !== undefined) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    body = Buffer.concat(chunks);
+  }
+  const client = new IpcClient({ address: options.socket, token: options.token, timeoutMs: Number(options.timeout) * 1000 });
+  try {
+    const reply = await client.request(request.name, request.params, body);
+    for (const part of encodeReply(reply, shape?.reply ?? 'plain')) process.stdout.write(part);
+    process.exitCode = reply.ok ? 0 : EXIT_RUNTIME;
+  } catch (error) {
+    process.stderr.write(`porter ipc: ${(error as Error).message}\n`);
+    process.exitCode = EXIT_RUNTIME;
+  } finally {
+    await client.close();
+  }
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
   const program = new Command('porter')
     .description('one daemon, one config file: agents for people, rooms and resources on e-mail, XMPP, IRC and the web')
@@ -99,6 +156,21 @@ export async function main(argv: readonly string[]): Promise<void> {
     .description('check a config file and exit: 0 if it is valid, 2 if not')
     .argument('<config>', 'the config file')
     .action(check);
+  program
+    .command('ipc')
+    .description("send one message to porter's mail servers and print the reply, e.g. porter ipc -s data/mail.sock 'slot: incoming'")
+    .requiredOption('-s, --socket <address>', 'a Unix socket path, or tcp:HOST:PORT')
+    .option('-t, --token <token>', 'the token of a TCP listener')
+    .option('--timeout <seconds>', 'how long to wait for the reply', '30')
+    .argument('<message>', "the message in the servers' notation: 'name: p1 ; p2'")
+    .action(ipc);
+  program
+    .command('user')
+    .description('manage the mail users: porter user -c CONFIG add|passwd NAME [--password P], del NAME, list')
+    .helpOption(false)
+    .allowUnknownOption()
+    .argument('[args...]', 'the user command and its arguments')
+    .action(user);
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {

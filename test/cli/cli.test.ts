@@ -2,6 +2,7 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { VERSION } from '../../src/version.js';
 import { porter, porterExit } from '../helpers/cli.js';
@@ -57,6 +58,44 @@ describe('porter', () => {
     for (const file of files) {
       const result = await porterExit(['check', join(examples, file)]);
       expect({ file, code: result.code, stderr: result.stderr }).toEqual({ file, code: 0, stderr: '' });
+    }
+  });
+
+  it('manages mail users in the store of a config: add (password on stdin), list, del', async () => {
+    const file = join(dir, 'porter.yaml');
+    await writeFile(file, 'store: sqlite:users.db\n');
+    const added = porter(['user', '-c', file, 'add', 'Alice@Example.org'], { input: 'correct horse\n' });
+    expect(await added.exited).toBe(0);
+    expect(added.stdout).toBe('added alice@example.org\n');
+    expect(added.stdout + added.stderr).not.toContain('correct horse');
+    const listed = await porterExit(['user', '-c', file, 'list']);
+    expect(listed.stdout).toMatch(/^alice@example\.org\t/);
+    expect((await porterExit(['user', '-c', file, 'add', 'alice@example.org', '--password', 'x'])).code).toBe(1);
+    expect((await porterExit(['user', '-c', file, 'add', '../etc', '--password', 'x'])).code).toBe(1);
+    expect((await porterExit(['user', 'list'])).code).toBe(2);
+    expect((await porterExit(['user', '-c', file, 'del', 'alice@example.org'])).code).toBe(0);
+    expect((await porterExit(['user', '-c', file, 'list'])).stdout.trim()).toBe('');
+  });
+
+  it("sends one IPC message to a mail server's socket and prints the reply", async () => {
+    const { IpcServer } = await import('../../src/mail/ipc/index.js');
+    const { ok, fail } = await import('../../src/mail/protocol.js');
+    const socket = join(dir, 'mail.sock');
+    const server = new IpcServer({
+      path: socket,
+      log: pino({ level: 'silent' }),
+      handlers: { verify: async (request) => (request.params[0] === 'alice' ? ok() : fail('no such user')) },
+    });
+    await server.listen();
+    try {
+      const known = await porterExit(['ipc', '-s', socket, 'verify: alice']);
+      expect([known.code, known.stdout]).toEqual([0, 'ok\n']);
+      const unknown = await porterExit(['ipc', '-s', socket, 'verify: bob']);
+      expect([unknown.code, unknown.stdout]).toEqual([1, 'error: no such user\n']);
+      expect((await porterExit(['ipc', '-s', socket, 'nonsense: a'])).stdout).toBe('error: unknown message "nonsense"\n');
+      expect((await porterExit(['ipc', '-s', join(dir, 'nobody.sock'), 'verify: alice'])).code).toBe(1);
+    } finally {
+      await server.close();
     }
   });
 
