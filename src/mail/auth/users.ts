@@ -1,6 +1,11 @@
 // The auth server (fmail's `verify` and `auth`): mail users in the store, passwords as Argon2id hashes.
 import { randomBytes } from 'node:crypto';
-import { type Algorithm, hash as argonHash, verify as argonVerify, parseOptions } from '@node-rs/argon2';
+import type { Algorithm } from '@node-rs/argon2';
+
+// Loaded at the first password hashed or checked: the native module costs memory a porter
+// without mail logins need not carry.
+const argon2 = () => import('@node-rs/argon2');
+
 import type { Migrations } from '../../core/component.js';
 import type { Logger } from '../../core/log.js';
 import type { Store } from '../../services/store/index.js';
@@ -34,12 +39,12 @@ export interface PasswordHasher {
 }
 
 export const argon2idHasher: PasswordHasher = {
-  hash: (password) => argonHash(password, { ...ARGON2_PARAMS, algorithm: ARGON2ID }),
+  hash: async (password) => (await argon2()).hash(password, { ...ARGON2_PARAMS, algorithm: ARGON2ID }),
   // The library compares digests in constant time.
-  verify: (hash, password) => argonVerify(hash, password),
+  verify: async (hash, password) => (await argon2()).verify(hash, password),
   needsRehash(hash) {
     try {
-      const p = parseOptions(hash);
+      const p = parseArgonOptions(hash);
       return (
         p.algorithm !== ARGON2ID ||
         p.memoryCost !== ARGON2_PARAMS.memoryCost ||
@@ -51,6 +56,14 @@ export const argon2idHasher: PasswordHasher = {
     }
   },
 };
+
+/** The parameters of a stored hash (`$argon2id$v=19$m=19456,t=2,p=1$salt$digest`), read without the native module. */
+function parseArgonOptions(hash: string): { algorithm: Algorithm; memoryCost: number; timeCost: number; parallelism: number } {
+  const m = /^\$(argon2(?:id|i|d))\$v=\d+\$m=(\d+),t=(\d+),p=(\d+)\$/.exec(hash);
+  if (!m) throw new Error('not an argon2 hash');
+  const algorithm = (m[1] === 'argon2id' ? ARGON2ID : m[1] === 'argon2i' ? 1 : 0) as Algorithm;
+  return { algorithm, memoryCost: Number(m[2]), timeCost: Number(m[3]), parallelism: Number(m[4]) };
+}
 
 /** A refusal of `MailUsers` that users may read: bad name, bad password, unknown or duplicate user. */
 export class MailUserError extends IpcError {}

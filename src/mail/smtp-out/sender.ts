@@ -5,8 +5,15 @@ import { isIP } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import { basename } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
-import nodemailer from 'nodemailer';
+import type NodemailerModule from 'nodemailer';
 import type { Logger } from '../../core/log.js';
+
+// Loaded at the first delivery: a porter that only receives mail does not carry it in memory.
+let nodemailer: typeof NodemailerModule | undefined;
+async function loadNodemailer(): Promise<void> {
+  nodemailer ??= (await import('nodemailer')).default;
+}
+
 import { fail, IpcError, type IpcHandlers, ok } from '../protocol.js';
 import { buildBounce, enhancedStatus, type FailedRecipient } from './dsn.js';
 import { type MxResolver, type MxTarget, RouteError, resolveTargets } from './mx.js';
@@ -621,6 +628,7 @@ export class SmtpSender {
     }
     let last: SmtpError | undefined;
     let lastMta = '';
+    await loadNodemailer();
     for (const { target, port } of targets) {
       const remoteMta = `${target.host}[${target.address}]:${port}`;
       let info: SendInfo;
@@ -682,7 +690,7 @@ export class SmtpSender {
     if (existing) return existing;
     const o = this.#options;
     const smarthost = o.smarthost;
-    const transport = nodemailer.createTransport({
+    const transport = (nodemailer as typeof NodemailerModule).createTransport({
       pool: true,
       host: target.address,
       port,
