@@ -1,5 +1,5 @@
 // The mailbox server on real files: the maildir layout, CRLF sizes, snapshots, refusals, the IPC replies.
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { dotStuff, head, MailboxError, Mailboxes, toCrlf } from '../../src/mail/mailbox/index.js';
@@ -57,6 +57,19 @@ describe('Mailboxes', () => {
     expect(files[0]!.startsWith(stored.uid)).toBe(true);
     expect((await stat(join(home, 'new', files[0]!))).mode & 0o777).toBe(0o600);
     expect(await readFile(join(home, 'new', files[0]!), 'latin1')).toBe('Subject: hi\r\n\r\nline one\r\nline two\r\n');
+  });
+
+  it('removes a delivery left unfinished in tmp/ for more than 36 hours, and keeps a younger one', async () => {
+    const first = mailboxes();
+    await first.store('alice', 'alice', Buffer.from('Subject: a\r\n\r\nhi\r\n'));
+    const tmp = join(dir, 'mail', 'alice', 'tmp');
+    await writeFile(join(tmp, 'old.partial'), 'cut off');
+    await writeFile(join(tmp, 'young.partial'), 'still being written');
+    const twoDaysAgo = new Date(Date.now() - 48 * 60 * 60 * 1000);
+    await utimes(join(tmp, 'old.partial'), twoDaysAgo, twoDaysAgo);
+    // A new process (a restart) sweeps tmp/ at its first delivery to the mailbox.
+    await mailboxes().store('alice', 'alice', Buffer.from('Subject: b\r\n\r\nhi\r\n'));
+    expect(await readdir(tmp)).toEqual(['young.partial']);
   });
 
   it('records the envelope address as Delivered-To by default, counted in the size', async () => {

@@ -327,6 +327,18 @@ export class Mailboxes {
     return snapshot;
   }
 
+  async #sweepTmp(dir: string): Promise<void> {
+    const cutoff = Date.now() - TMP_GARBAGE_MS;
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      const file = join(dir, name);
+      const info = await stat(file).catch(() => undefined);
+      if (info?.isFile() && info.mtimeMs < cutoff) {
+        await unlink(file).catch(() => undefined);
+        this.#log?.info({ file }, 'removed a delivery left unfinished in tmp/');
+      }
+    }
+  }
+
   #home(user: string): string {
     const home = join(this.root, user);
     // Names are validated already; this keeps it so should the rules ever loosen.
@@ -347,6 +359,7 @@ export class Mailboxes {
           await fsyncDir(home);
           await fsyncDir(this.root);
         }
+        await this.#sweepTmp(join(home, 'tmp'));
       })();
       this.#ready.set(user, ready);
       ready.catch(() => this.#ready.delete(user));
@@ -355,7 +368,13 @@ export class Mailboxes {
   }
 }
 
-/** Flushes a directory's entries (a rename or unlink in it) to disk. */
+/**
+ * A delivery cut off mid-write (a crash, kill -9) leaves its file in tmp/; it was never
+ * acknowledged, since the queue keeps the message until it is in new/. Maildir's rule: a tmp file
+ * untouched for 36 hours is garbage (younger ones may belong to a writer still at work).
+ */
+const TMP_GARBAGE_MS = 36 * 60 * 60 * 1000;
+
 async function fsyncDir(dir: string): Promise<void> {
   const handle = await open(dir, constants.O_RDONLY);
   try {
