@@ -4,11 +4,11 @@
 // hook and, in the same run, plain servers doing the least possible work (bench/occupancy/
 // plain-servers.mjs). Clients run in separate processes (bench/occupancy/clients.mjs).
 // Usage: npm run build && node bench/occupancy-fanout.mjs [--ws N] [--longpoll N] [--pushes N] [--only porter|plain]
-import { fork, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { fork } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { pushTo, root, startLab } from './lib/porter.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -19,18 +19,12 @@ const POLL_CLIENTS = Number(arg('longpoll', 2_000));
 const PUSHES = Number(arg('pushes', 20));
 const ONLY = arg('only', 'all');
 const CLIENTS_PER_PROCESS = 2_500;
-const TOKEN = 'bench-token';
-const root = fileURLToPath(new URL('..', import.meta.url));
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function rssMb(pid) {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
-}
-
-function freePort() {
-  return 20_000 + Math.floor(Math.random() * 10_000);
 }
 
 /** Starts a plain baseline server; resolves with its process and port. */
@@ -47,55 +41,21 @@ async function startPlain(kind) {
   };
 }
 
-/** Starts porter with an occupancy hook: 40 rooms of 25 PCs under one tag. */
+/** Starts porter with an occupancy board (bench/lib/porter.mjs), every PC in a state. */
 async function startPorter() {
-  const dir = await mkdtemp(join(os.tmpdir(), 'porter-fanout-'));
-  const port = freePort();
-  const rooms = {};
-  for (let r = 0; r < 40; r++) rooms[`room${r}`] = { name: `Room ${r}`, pcs: [`room${r}pc*`] };
-  const config = {
-    store: `sqlite:${join(dir, 'porter.db')}`,
-    http: { listen: `127.0.0.1:${port}` },
-    hooks: {
-      board: {
-        path: 'occupancy.OccupancyHook',
-        config: { rooms, tags: { all: Object.keys(rooms) }, push: { token: TOKEN } },
-      },
-    },
-  };
-  await writeFile(join(dir, 'porter.json'), JSON.stringify(config));
-  const child = spawn(join(root, 'bin/porter.js'), ['run', join(dir, 'porter.json')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      if (out.includes('ready in')) resolve();
-    });
-    child.on('exit', (code) => reject(new Error(`porter exited ${code}: ${out}`)));
-  });
+  const lab = await startLab('fanout');
   // Every PC known and in a state before clients subscribe.
   const data = {};
   for (let r = 0; r < 40; r++) for (let p = 0; p < 25; p++) data[`room${r}pc${p}`] = { status: 'free' };
-  await pushTo(port, data);
+  await pushTo(lab.port, data);
   let n = 0;
   return {
-    child,
-    port,
-    dir,
-    wsUrl: `ws://127.0.0.1:${port}/occupancy/ws`,
-    pollUrl: `http://127.0.0.1:${port}/joyce`,
+    ...lab,
+    wsUrl: `ws://127.0.0.1:${lab.port}/occupancy/ws`,
+    pollUrl: `http://127.0.0.1:${lab.port}/joyce`,
     joyce: true,
-    push: () => pushTo(port, { room7pc3: { status: ++n % 2 ? 'used' : 'free' } }),
+    push: () => pushTo(lab.port, { room7pc3: { status: ++n % 2 ? 'used' : 'free' } }),
   };
-}
-
-async function pushTo(port, data) {
-  const res = await fetch(`http://127.0.0.1:${port}/push`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-    body: JSON.stringify({ datasource: 'bench', data }),
-  });
-  if (!res.ok) throw new Error(`push failed: ${res.status} ${await res.text()}`);
 }
 
 function percentile(sorted, p) {

@@ -4,15 +4,13 @@
 // Two shapes: tkbd's log watcher (one PC per push, many pushes in flight) and a scan (100 PCs
 // per push). An update counts once its change is committed to the history.
 // Usage: npm run build && node bench/occupancy-push.mjs [seconds]
-import { fork, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { fork } from 'node:child_process';
+import { rm } from 'node:fs/promises';
 import os from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LAB_TOKEN, startLab } from './lib/porter.mjs';
 
 const SECONDS = Number(process.argv[2] ?? 10);
-const TOKEN = 'bench-token';
-const root = fileURLToPath(new URL('..', import.meta.url));
 
 if (process.argv[2] === '--generator') {
   // The load generator: keeps `inFlight` pushes of `perPush` PCs going until told to stop.
@@ -38,7 +36,7 @@ if (process.argv[2] === '--generator') {
           path: '/push',
           method: 'POST',
           agent,
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}`, 'content-length': Buffer.byteLength(body) },
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${LAB_TOKEN}`, 'content-length': Buffer.byteLength(body) },
         },
         (res) => {
           res.resume();
@@ -62,36 +60,13 @@ if (process.argv[2] === '--generator') {
   process.exit(0);
 }
 
-async function startPorter() {
-  const dir = await mkdtemp(join(os.tmpdir(), 'porter-push-'));
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const rooms = {};
-  for (let r = 0; r < 40; r++) rooms[`room${r}`] = { name: `Room ${r}`, pcs: [`room${r}pc*`] };
-  const config = {
-    store: `sqlite:${join(dir, 'porter.db')}`,
-    http: { listen: `127.0.0.1:${port}` },
-    hooks: { board: { path: 'occupancy.OccupancyHook', config: { rooms, tags: { all: Object.keys(rooms) }, push: { token: TOKEN } } } },
-  };
-  await writeFile(join(dir, 'porter.json'), JSON.stringify(config));
-  const child = spawn(join(root, 'bin/porter.js'), ['run', join(dir, 'porter.json')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      if (out.includes('ready in')) resolve();
-    });
-    child.on('exit', (code) => reject(new Error(`porter exited ${code}: ${out}`)));
-  });
-  return { child, port, dir };
-}
-
 async function recorded(port) {
   const res = await fetch(`http://127.0.0.1:${port}/occupancy/api/history?limit=0`);
   return (await res.json()).total;
 }
 
 async function run(name, perPush, inFlight) {
-  const porter = await startPorter();
+  const porter = await startLab('push');
   try {
     const start = performance.now();
     const generator = fork(fileURLToPath(import.meta.url), [
@@ -111,8 +86,7 @@ async function run(name, perPush, inFlight) {
     const seconds = (performance.now() - start) / 1000;
     return { name, sent, recorded: total, perSecond: sent / seconds, recordedPerSecond: total / seconds };
   } finally {
-    porter.child.kill('SIGTERM');
-    await new Promise((r) => porter.child.once('exit', r));
+    await porter.stop();
     await rm(porter.dir, { recursive: true, force: true });
   }
 }

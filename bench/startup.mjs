@@ -3,17 +3,15 @@
 // spawned to its "ready" line, and how much memory it holds once idle. It runs bin/porter.js as
 // the installed command does, with the node flags of its first line.
 // Usage: npm run build && node bench/startup.mjs [runs]
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { runPorter } from './lib/porter.mjs';
 
 const RUNS = Number(process.argv[2] ?? 10);
 // Memory is read twice: 5 s after ready (the demo's first simulated messages, every 4 s, have
 // been handled) and 15 s after, once V8's memory reducer has returned start-up garbage.
 const EARLY_MS = 5000;
 const SETTLED_MS = 15000;
-const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** VmRSS of a process, in MB (Linux). */
 async function rssMb(pid) {
@@ -24,29 +22,16 @@ async function rssMb(pid) {
 
 async function once(measureMemory) {
   const started = process.hrtime.bigint();
-  const child = spawn('bin/porter.js', ['run', 'examples/demo.yaml'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  const readyMs = await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      if (/ ready in \d+ ms/.test(out)) resolve(Number(process.hrtime.bigint() - started) / 1e6);
-    });
-    child.on('exit', (code) => reject(new Error(`porter exited with ${code} before it was ready: ${stderr}`)));
-  });
+  const porter = await runPorter('examples/demo.yaml');
+  const readyMs = Number(process.hrtime.bigint() - started) / 1e6;
   let rss;
   if (measureMemory) {
     await new Promise((r) => setTimeout(r, EARLY_MS));
-    const early = await rssMb(child.pid);
+    const early = await rssMb(porter.child.pid);
     await new Promise((r) => setTimeout(r, SETTLED_MS - EARLY_MS));
-    rss = { early, settled: await rssMb(child.pid) };
+    rss = { early, settled: await rssMb(porter.child.pid) };
   }
-  const exited = new Promise((r) => child.on('exit', r));
-  child.kill('SIGTERM');
-  await exited;
+  await porter.stop();
   return { readyMs, rss };
 }
 

@@ -4,11 +4,12 @@ import { execFile, spawn } from 'node:child_process';
 import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { root, runPorter } from '../lib/porter.mjs';
 
 const run = promisify(execFile);
-export const root = fileURLToPath(new URL('../..', import.meta.url));
+
+export { root };
 
 /** A TCP port on 127.0.0.1 that nothing listens on right now. */
 export async function freePort() {
@@ -107,41 +108,15 @@ export async function startPorter(dir, { smtpPort, submissionPort, pop3Port, out
   await run(process.execPath, ['bin/porter.js', 'user', '-c', config, 'add', 'u@example.org', '--password', 'x'], {
     cwd: root,
   });
-  const child = spawn(join(root, 'bin/porter.js'), ['run', config], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (d) => {
-    output += d;
-  });
-  child.stderr.on('data', (d) => {
-    output += d;
-  });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  await new Promise((resolve, reject) => {
-    const timer = setInterval(() => {
-      if (/ ready in \d+ ms/.test(output)) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, 20);
-    exited.then((code) => {
-      clearInterval(timer);
-      reject(new Error(`porter exited with ${code} before it was ready:\n${output}`));
-    });
-  });
+  const porter = await runPorter(config);
   await waitForPort(smtpPort);
   return {
-    pid: child.pid,
+    pid: porter.child.pid,
     config,
     spool: join(dir, 'spool'),
     mailbox: join(dir, 'mail', 'u@example.org'),
-    output: () => output,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 30000);
-      await exited;
-      clearTimeout(t);
-    },
+    output: porter.output,
+    stop: porter.stop,
   };
 }
 
