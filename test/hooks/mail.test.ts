@@ -13,6 +13,7 @@ import { IpcClient } from '../../src/mail/ipc/index.js';
 import { MailQueue } from '../../src/mail/queue/index.js';
 import { formatEnvelope } from '../../src/mail/smtp-in/index.js';
 import { captureLogging, openHost, tempDir } from '../helpers/host.js';
+import { freePort } from '../helpers/wait.js';
 import { ensureMailTools, SMTP_SINK_PATH, swaks } from '../peers/mail-tools.js';
 
 const run = promisify(execFile);
@@ -26,15 +27,6 @@ let host: Host | undefined;
 let sink: ChildProcess | undefined;
 let sinkPort: number;
 let sinkDump: string;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || address === null) throw new Error('no port');
-  return address.port;
-}
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
   const end = Date.now() + ms;

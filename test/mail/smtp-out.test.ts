@@ -17,6 +17,7 @@ import {
   SmtpSender,
   type SmtpSenderOptions,
 } from '../../src/mail/smtp-out/index.js';
+import { freePort } from '../helpers/wait.js';
 import { ensureMailTools, SMTP_SINK_PATH } from '../peers/mail-tools.js';
 
 const MESSAGE = [
@@ -28,16 +29,6 @@ const MESSAGE = [
   'Hello from porter.',
   '',
 ].join('\r\n');
-
-/** A free TCP port on loopback (the kernel's pick; released just before smtp-sink takes it). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || address === null) throw new Error('no port');
-  return address.port;
-}
 
 async function listening(host: string, port: number, ms = 5_000): Promise<void> {
   const until = Date.now() + ms;

@@ -11,6 +11,7 @@ import WebSocket from 'ws';
 import type { OccupancyHook } from '../../../src/hooks/occupancy/index.js';
 import { BIN } from '../../helpers/cli.js';
 import { openHost, tempDir } from '../../helpers/host.js';
+import { until } from '../../helpers/wait.js';
 import { launchChromium } from '../../peers/chromium.js';
 
 const TOKEN = 'test-push-token';
@@ -276,11 +277,3 @@ describe('the board with the real hook', () => {
     }
   }, 60_000);
 });
-
-async function until(test: () => boolean, timeoutMs = 5000): Promise<void> {
-  const start = Date.now();
-  while (!test()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { JoyceClient, type JoyceClientOptions } from '../../../src/hooks/occupancy/joyce/client.js';
 import { JoyceServer } from '../../../src/hooks/occupancy/joyce/server.js';
 import { type ClientLink, type OccupancyEndpoint, Serialized, type Session } from '../../../src/hooks/occupancy/protocol.js';
+import { until } from '../../helpers/wait.js';
 
 /** Stands in for the occupancy service: welcomes, echoes what it is sent as an error, and lets the test deliver. */
 class FakeEndpoint implements OccupancyEndpoint {
@@ -80,14 +81,6 @@ function client(url: string, options: Partial<JoyceClientOptions> = {}) {
         .flat()
         .map((m) => (typeof m === 'string' ? m : ((m as { version?: number; type: string }).version ?? (m as { type: string }).type))),
   };
-}
-
-async function until(test: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const url = (port: number) => `http://127.0.0.1:${port}/joyce/`;

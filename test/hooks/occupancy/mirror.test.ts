@@ -14,6 +14,7 @@ import {
   type ServerMessage,
   type Session,
 } from '../../../src/hooks/occupancy/protocol.js';
+import { until } from '../../helpers/wait.js';
 
 /** A small master: tkbd's state and filters (null: everything; the default [] nothing), enough to mirror. */
 class FakeMaster implements OccupancyEndpoint {
@@ -146,14 +147,6 @@ function mirror(port: number, options: Partial<OccupancyMirrorOptions> = {}) {
   });
   cleanup.push(() => m.stop());
   return { m, events, errors, names: () => events.map((e) => e[0]) };
-}
-
-async function until(test: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const SUBSCRIPTION = [

@@ -14,6 +14,7 @@ import {
   type ScheduleSourceOptions,
   scheduleSourceSchema,
 } from '../../../src/hooks/occupancy/schedule.js';
+import { until } from '../../helpers/wait.js';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/occupancy/', import.meta.url));
 const TZ = 'Europe/Amsterdam';
@@ -153,14 +154,6 @@ function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'porter-schedule-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
-}
-
-async function until(check: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 const file = (path: string, refresh = 3600): ScheduleSourceConfig => ({ kind: 'file', file: path, refresh });

@@ -14,6 +14,7 @@ import {
   type StreamOptions,
 } from '../../../src/hooks/occupancy/protocol.js';
 import { OccupancyStreams, type OccupancyStreamsOptions } from '../../../src/hooks/occupancy/stream.js';
+import { until } from '../../helpers/wait.js';
 
 const WELCOME = new Serialized({ type: 'welcome', protocols: [1] });
 
@@ -250,14 +251,6 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Pr
   }
 }
 
-async function until(check: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 /** The status an upgrade or a plain GET is refused with. */
 function refusal(url: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -331,7 +324,7 @@ describe('WebSocket stream', () => {
     expect(seen.seq).toBe(1);
     first.socket.close();
     await first.closed;
-    await until(() => r.streams.clients.ws === 0);
+    await until(() => r.streams.clients.ws === 0, 3000);
     expect(r.endpoint.sessions[0]!.closed).toBe(true);
 
     r.endpoint.publish(update(2));
@@ -379,7 +372,7 @@ describe('WebSocket stream', () => {
     const client = await Client.open(`${r.ws}/ws`);
     client.send({ type: 'get_occupation', padding: 'x'.repeat(4096) });
     expect((await client.closed).code).toBe(1009);
-    await until(() => r.endpoint.sessions[0]!.closed);
+    await until(() => r.endpoint.sessions[0]!.closed, 3000);
   });
 
   it('drops a client that stops reading instead of buffering for it', async () => {
@@ -387,7 +380,7 @@ describe('WebSocket stream', () => {
     const healthy = await Client.open(`${r.ws}/ws`);
     await healthy.next();
     const stalled = await stalledUpgrade(r.port, '/occupancy/ws');
-    await until(() => r.endpoint.sessions.length === 2);
+    await until(() => r.endpoint.sessions.length === 2, 3000);
     const slow = r.endpoint.sessions[1]!;
     const big = 'x'.repeat(512 * 1024);
     let published = 0;
@@ -397,7 +390,7 @@ describe('WebSocket stream', () => {
       await new Promise((resolve) => setImmediate(resolve));
     }
     expect(slow.closed).toBe(true);
-    await until(() => r.streams.clients.ws === 1);
+    await until(() => r.streams.clients.ws === 1, 3000);
     expect(healthy.socket.readyState).toBe(WebSocket.OPEN);
     for (let i = 0; i < published; i++) expect((await healthy.next()).seq).toBe(i + 1);
     stalled.destroy();
@@ -409,7 +402,7 @@ describe('WebSocket stream', () => {
     const dead = await Client.open(`${r.ws}/ws`, { autoPong: false });
     const { code } = await withTimeout(dead.closed, 2000, 'the dead socket to be reaped');
     expect(code).toBe(1006);
-    await until(() => r.endpoint.sessions[1]!.closed);
+    await until(() => r.endpoint.sessions[1]!.closed, 3000);
     expect(alive.socket.readyState).toBe(WebSocket.OPEN);
     expect(r.endpoint.sessions[0]!.closed).toBe(false);
   });
@@ -460,13 +453,13 @@ describe('SSE stream', () => {
     await reader.event(0);
     expect(r.streams.clients.sse).toBe(1);
     reader.close();
-    await until(() => r.endpoint.sessions[0]!.closed && r.streams.clients.sse === 0);
+    await until(() => r.endpoint.sessions[0]!.closed && r.streams.clients.sse === 0, 3000);
   });
 
   it('drops a client that stops reading', async () => {
     const r = await start({ maxBuffered: 256 * 1024 });
     const stalled = await stalledRequest(r.port, '/occupancy/stream');
-    await until(() => r.endpoint.sessions.length === 1);
+    await until(() => r.endpoint.sessions.length === 1, 3000);
     const slow = r.endpoint.sessions[0]!;
     const big = 'x'.repeat(512 * 1024);
     for (let i = 0; i < 200 && !slow.closed; i++) {
@@ -474,7 +467,7 @@ describe('SSE stream', () => {
       await new Promise((resolve) => setImmediate(resolve));
     }
     expect(slow.closed).toBe(true);
-    await until(() => r.streams.clients.sse === 0);
+    await until(() => r.streams.clients.sse === 0, 3000);
     stalled.destroy();
   });
 });
