@@ -21,20 +21,15 @@
 import pino from 'pino';
 import { z } from 'zod';
 import type { Logger } from '../../core/log.js';
-import { JoyceClient } from './joyce/client.js';
+import { JoyceClient, type JoyceClientOptions } from './joyce/client.js';
 import { PC_STATES, type PcState, type Reservation, type RoomMap } from './protocol.js';
 
-export interface OccupancyMirrorOptions {
-  /** The master's Joyce endpoint (tkbd: `http://host:port/`). */
-  readonly url: string;
-  readonly token?: string;
-  /** Must exceed the master's poll timeout (20 s). Default 30 s. */
-  readonly requestTimeoutMs?: number;
-  /** Retries after a failure: from this delay (default 1 s) … */
-  readonly backoffFirstMs?: number;
-  /** … doubling up to this one (default 30 s). */
-  readonly backoffMaxMs?: number;
-  readonly log?: Logger;
+/** Where the master is and how to reach it are the Joyce client's options; the rest is what the mirror hands on. */
+export interface OccupancyMirrorOptions
+  extends Pick<
+    JoyceClientOptions,
+    'url' | 'token' | 'requestTimeoutMs' | 'backoffFirstMs' | 'backoffMaxMs' | 'log' | 'onReset' | 'onError'
+  > {
   /** The master's whole occupation: it replaces what came before. */
   readonly onOccupation?: (occupation: Record<string, PcState>, version: number) => void;
   /** Some PCs changed. */
@@ -44,9 +39,6 @@ export interface OccupancyMirrorOptions {
   /** The tag names (a `tags` message without a version counts as version 0). */
   readonly onTags?: (tags: string[], version: number) => void;
   readonly onTagMap?: (tagMap: Record<string, string[]>, version: number) => void;
-  /** The master started over with this mirror; the full state follows. */
-  readonly onReset?: () => void;
-  readonly onError?: (error: Error, retryInMs: number) => void;
 }
 
 export interface MirrorVersions {
