@@ -4,11 +4,11 @@
  * records every change in the store, reads each room's schedule from an iCalendar source, and
  * can follow another porter or tkbd as a mirror. See README.md beside this file for its config.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { ConfigRefs } from '../../core/component.js';
 import { Hook } from '../../core/hook.js';
+import { sameSecret } from '../../core/secret.js';
 import type { FastifyReply, FastifyRequest } from '../../services/http/index.js';
 import { OCCUPANCY_MIGRATION_OWNER, OccupancyHistory, occupancyMigrations } from './history.js';
 import { JoyceServer } from './joyce/server.js';
@@ -353,12 +353,6 @@ export class OccupancyHook extends Hook<OccupancyConfig> {
     this.#simulation = setInterval(tick, everySeconds * 1000);
     this.#simulation.unref();
   }
-}
-
-/** Compares secrets in constant time (hashing first makes the lengths equal). */
-function sameSecret(given: string, expected: string): boolean {
-  const digest = (text: string) => createHash('sha256').update(text).digest();
-  return timingSafeEqual(digest(given), digest(expected));
 }
 
 function csv(value: string): string {

@@ -16,9 +16,9 @@
  * after which the stream is out of step and the connection is closed. On TCP the first line must
  * be `token: SECRET` (answered `ok`); anything else is answered `error: …` and the connection closed.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../../core/log.js';
+import { sameSecret } from '../../core/secret.js';
 import { fail, IpcError, type IpcHandlers, type IpcReply, type IpcRequest, ok } from '../protocol.js';
 import { listenTcp, listenUnix, removeUnixSocket } from './address.js';
 import { encodeReply, type IpcLimits, type MessageShape, type ParsedRequest, RequestParser, replyShapeOf, SHAPES } from './codec.js';
@@ -57,13 +57,6 @@ export function mergeHandlers(maps: readonly IpcHandlers[]): Map<string, Handler
     }
   }
   return merged;
-}
-
-/** Compares in time that depends on neither secret's content nor length. */
-function sameSecret(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
 }
 
 const delay = (ms: number) =>
