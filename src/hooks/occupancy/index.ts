@@ -204,9 +204,14 @@ export class OccupancyHook extends Hook<OccupancyConfig> {
     await this.#service?.close();
   }
 
-  /** Applies updates as a push would (the mirror, the simulation, other hooks). */
-  apply(updates: readonly PcUpdate[]): void {
-    this.service.applyPush(updates);
+  /** Applies updates from inside porter (the mirror, the simulation): a refusal is logged, not thrown. */
+  #applyOwn(updates: readonly PcUpdate[], what: string): void {
+    if (updates.length === 0) return;
+    try {
+      this.service.applyPush(updates);
+    } catch (error) {
+      this.log.warn({ err: error }, `cannot apply ${what}`);
+    }
   }
 
   // `POST /push`: tkbd's body; answers `true`, or 400 with the place of the problem.
@@ -287,15 +292,11 @@ export class OccupancyHook extends Hook<OccupancyConfig> {
         this.log.warn({ err: error }, "cannot use the master's room map");
       }
     };
-    const apply = (occupation: Record<string, PcState>): void => {
-      const updates = Object.entries(occupation).map(([pc, state]) => ({ pc, state, source: 'mirror' }));
-      if (updates.length === 0) return;
-      try {
-        this.service.applyPush(updates);
-      } catch (error) {
-        this.log.warn({ err: error }, 'cannot apply what the master sent');
-      }
-    };
+    const apply = (occupation: Record<string, PcState>): void =>
+      this.#applyOwn(
+        Object.entries(occupation).map(([pc, state]) => ({ pc, state, source: 'mirror' })),
+        'what the master sent',
+      );
     this.#mirror = new OccupancyMirror({
       url: mirror.url,
       token: mirror.token,
@@ -336,20 +337,13 @@ export class OccupancyHook extends Hook<OccupancyConfig> {
         });
       }
       n++;
-      try {
-        this.service.applyPush(updates);
-      } catch (error) {
-        this.log.warn({ err: error }, 'simulated lab: cannot apply');
-      }
+      this.#applyOwn(updates, 'the simulated lab');
     };
     // Every PC starts in a state, so the board is full from the first look.
-    try {
-      this.service.applyPush(
-        pcs.map((pc, i) => ({ pc: pc.toLowerCase(), state: states[i % states.length] as PcState, source: 'simulation' })),
-      );
-    } catch (error) {
-      this.log.warn({ err: error }, 'simulated lab: cannot apply');
-    }
+    this.#applyOwn(
+      pcs.map((pc, i) => ({ pc: pc.toLowerCase(), state: states[i % states.length] as PcState, source: 'simulation' })),
+      'the simulated lab',
+    );
     this.#simulation = setInterval(tick, everySeconds * 1000);
     this.#simulation.unref();
   }
