@@ -2,12 +2,13 @@
 // Start-up benchmark: how long `porter run examples/demo.yaml` takes from the process being
 // spawned to its "ready" line, and how much memory it holds once idle. It runs bin/porter.js as
 // the installed command does, with the node flags of its first line.
-// Usage: npm run build && node bench/startup.mjs [runs]
+// Usage: npm run build && node bench/startup.mjs [runs] [config, default examples/demo.yaml]
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { runPorter } from './lib/porter.mjs';
 
 const RUNS = Number(process.argv[2] ?? 10);
+const CONFIG = process.argv[3] ?? 'examples/demo.yaml';
 // Memory is read twice: 5 s after ready (the demo's first simulated messages, every 4 s, have
 // been handled) and 15 s after, once V8's memory reducer has returned start-up garbage.
 const EARLY_MS = 5000;
@@ -22,7 +23,7 @@ async function rssMb(pid) {
 
 async function once(measureMemory) {
   const started = process.hrtime.bigint();
-  const porter = await runPorter('examples/demo.yaml');
+  const porter = await runPorter(CONFIG);
   const readyMs = Number(process.hrtime.bigint() - started) / 1e6;
   let rss;
   if (measureMemory) {
@@ -45,7 +46,7 @@ for (let i = 0; i < RUNS; i++) {
 }
 times.sort((a, b) => a - b);
 const median = times[Math.floor(times.length / 2)];
-console.log(`startup: porter run examples/demo.yaml, node ${process.version}, ${os.cpus().length} CPUs`);
+console.log(`startup: porter run ${CONFIG}, node ${process.version}, ${os.cpus().length} CPUs`);
 console.log(
   `time to ready (spawn to "ready" line): median ${median.toFixed(0)} ms over ${RUNS} runs (min ${times[0].toFixed(0)}, max ${times.at(-1).toFixed(0)})`,
 );
