@@ -8,9 +8,12 @@ import type { EchoPlug } from '../fixtures/plugins/echo.js';
 import type { FlakyPlug } from '../fixtures/plugins/flaky.js';
 import type { RecorderHook } from '../fixtures/plugins/recorder.js';
 import { type LogRecord, openHost, tempDir } from '../helpers/host.js';
+import { until } from '../helpers/wait.js';
 
 const loop = { path: 'loopback.LoopbackPlug', config: { users: [{ id: 'ada', name: 'Ada' }] } };
 const settle = () => new Promise((r) => setTimeout(r, 20));
+const recorder = (h: Host | undefined, name: string) => h?.hooks.get(name) as RecorderHook;
+const loopback = (h: Host | undefined, name: string) => h?.plugs.get(name) as LoopbackPlug;
 
 let dir: string;
 let remove: () => Promise<void>;
@@ -43,9 +46,10 @@ describe('routing through hooks', () => {
     ));
     const net = host.plugs.get('net') as LoopbackPlug;
     net.post('room', 'hi', 'ada');
-    await settle();
     const watcher = host.hooks.get('watcher') as RecorderHook;
     const watcher2 = host.hooks.get('watcher2') as RecorderHook;
+    await until(() => watcher.seen.length >= 1 && watcher2.seen.length >= 1);
+    await settle();
     expect(watcher.seen.map((m) => m.text?.toPlain())).toEqual(['hi a b c']);
     expect(watcher2.seen.map((m) => m.text?.toPlain())).toEqual(['hi a b c']);
     expect((host.hooks.get('second') as RecorderHook).seen.map((m) => m.text?.toPlain())).toEqual(['hi a']);
@@ -66,6 +70,7 @@ describe('routing through hooks', () => {
     const net = host.plugs.get('net') as LoopbackPlug;
     net.post('room', 'buy spam now', 'ada');
     net.post('room', 'hello', 'ada');
+    await until(() => recorder(host, 'watcher').seen.length >= 1);
     await settle();
     expect((host.hooks.get('later') as RecorderHook).seen.map((m) => m.text?.toPlain())).toEqual(['hello']);
     expect((host.hooks.get('watcher') as RecorderHook).seen.map((m) => m.text?.toPlain())).toEqual(['hello']);
@@ -86,7 +91,7 @@ describe('routing through hooks', () => {
     ));
     const net = host.plugs.get('net') as LoopbackPlug;
     const sent = net.post('room', 'still delivered', 'ada');
-    await settle();
+    await until(() => recorder(host, 'watcher').seen.length >= 1 && records.filter((r) => r.msg.includes('hook failed')).length >= 2);
     expect((host.hooks.get('watcher') as RecorderHook).seen.map((m) => m.text?.toPlain())).toEqual(['still delivered']);
     const failures = records.filter((r) => r.msg.includes('hook failed'));
     expect(failures.map((r) => r.hook).sort()).toEqual(['alsoBroken', 'broken']);
@@ -157,6 +162,7 @@ describe('routing through hooks', () => {
     if (!room) throw new Error('no room');
     await host.send(room, { text: RichText.plain('from porter') });
     (host.plugs.get('net') as LoopbackPlug).post('room', 'from a person', 'ada');
+    await until(() => recorder(host, 'watcher').seen.length >= 2);
     await settle();
     const seen = (host.hooks.get('watcher') as RecorderHook).seen;
     expect(seen.map((m) => [m.text?.toPlain(), Boolean(m.fromPorter)])).toEqual([
@@ -184,6 +190,7 @@ describe('echoes of what porter sent', () => {
       const b = host.plugs.get('b') as EchoPlug;
       a.post('room', 'hello');
       b.post('room', 'hi back');
+      await until(() => a.shown.length >= 2 && b.shown.length >= 2);
       await new Promise((r) => setTimeout(r, 60));
       // Each side shows its own message and the other's copy, once: no copy of a copy.
       expect(a.shown.map((m) => m.text?.toPlain()).sort()).toEqual(['hello', 'hi back']);
@@ -210,6 +217,7 @@ describe('messages during start-up', () => {
       },
       dir,
     ));
+    await until(() => loopback(host, 'lab').history('room').length >= 1);
     await settle();
     expect((host.plugs.get('lab') as LoopbackPlug).history('room').map((m) => m.text?.toPlain())).toEqual([
       'written while porter was starting',
@@ -231,10 +239,9 @@ describe('lifecycle', () => {
     const down = host.plugs.get('down') as FlakyPlug;
     expect(down.state).not.toBe(OpenState.active);
     (host.plugs.get('net') as LoopbackPlug).post('room', 'working meanwhile', 'ada');
-    await settle();
+    await until(() => recorder(host, 'watcher').seen.length >= 1);
     expect((host.hooks.get('watcher') as RecorderHook).seen).toHaveLength(1);
-    await new Promise((r) => setTimeout(r, 400));
-    expect(down.state).toBe(OpenState.active);
+    await until(() => down.state === OpenState.active);
     const retries = records.filter((r) => r.msg.includes('plug failed to open'));
     expect(retries.map((r) => r.retryInMs)).toEqual([50, 100]);
     expect(records.some((r) => r.msg === 'plug open after retrying' && r.attempt === 2)).toBe(true);

@@ -4,7 +4,9 @@ import type { Host, SentMessage } from 'porter';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LoopbackPlug } from '../../src/plugs/loopback/index.js';
 import { openHost, tempDir } from '../helpers/host.js';
+import { until } from '../helpers/wait.js';
 
+// `until` waits for what is expected; `settle` then gives anything unexpected time to show.
 const settle = () => new Promise((r) => setTimeout(r, 60));
 const text = (m: SentMessage) => m.text?.toPlain();
 
@@ -36,10 +38,11 @@ describe('forward hook', () => {
     const net = host.plugs.get('net') as LoopbackPlug;
     const ops = host.plugs.get('ops') as LoopbackPlug;
     const m = net.post('desk', 'printer jammed', 'ada');
-    await settle();
+    await until(() => ops.history('log').length === 1);
     ops.post('log', 'noted', 'tim');
     await settle();
     net.postEdit('desk', m.id, 'printer jammed in B12');
+    await until(() => ops.history('log')[0]?.edited === true);
     await settle();
     expect(ops.history('log').map(text)).toEqual(['printer jammed in B12', 'noted']);
     expect(net.history('desk').map(text)).toEqual(['printer jammed in B12']);
@@ -62,6 +65,7 @@ describe('forward hook', () => {
     net.post('lab', 'from lab', 'ada');
     net.post('quiet', 'from quiet', 'ada');
     net.post('undeclared', 'from an undeclared channel', 'ada');
+    await until(() => ops.history('log').length >= 3);
     await settle();
     expect(ops.history('log').map(text)).toEqual(['from desk', 'from lab', 'from an undeclared channel']);
     const dms = host.groups.get('dms');
@@ -78,6 +82,7 @@ describe('forward hook', () => {
     const ops = host.plugs.get('ops') as LoopbackPlug;
     net.post('desk', 'from ada', 'ada');
     net.post('desk', 'from tim', 'tim');
+    await until(() => ops.history('log').length >= 1);
     await settle();
     expect(ops.history('log').map(text)).toEqual(['from ada']);
   });
@@ -96,6 +101,7 @@ describe('forward hook', () => {
     const net = host.plugs.get('net') as LoopbackPlug;
     const ops = host.plugs.get('ops') as LoopbackPlug;
     net.post('desk', 'once', 'ada');
+    await until(() => ops.history('log').length >= 1);
     await settle();
     await settle();
     expect(ops.history('log').map(text)).toEqual(['once']);

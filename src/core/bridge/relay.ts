@@ -36,6 +36,11 @@ export class Relay {
   readonly #name: (sent: SentMessage, channelName: string | undefined) => string;
   #map: MessageMap | undefined;
   readonly #queues = new Map<string, TargetQueue>();
+  /**
+   * Sends whose copies are not in the map yet. A network can show a copy (and a person answer
+   * it) before its send returns an id; lookups wait for these so a quick reply still maps.
+   */
+  readonly #sending = new Set<Promise<void>>();
 
   constructor(options: RelayOptions) {
     this.#options = options;
@@ -113,14 +118,27 @@ export class Relay {
   async #deliver(sent: SentMessage, target: Channel): Promise<void> {
     if (sent.edited || sent.deleted) return this.#deliverChange(sent, target);
     const out = sent.replyTo ? await this.#withReply(this.#translate(sent, target), sent, target) : this.#translate(sent, target);
-    const receipts = await this.#options.host.send(target, out);
-    if (receipts.length > 0) this.map.add({ channel: sent.channel.key, id: sent.id }, target.key, idsOf(receipts));
+    const sending = this.#options.host.send(target, out).then((receipts) => {
+      if (receipts.length > 0) this.map.add({ channel: sent.channel.key, id: sent.id }, target.key, idsOf(receipts));
+    });
+    this.#sending.add(sending);
+    try {
+      await sending;
+    } finally {
+      this.#sending.delete(sending);
+    }
+  }
+
+  /** Resolves once every send started so far has its copies in the map (or failed). */
+  async #copiesRecorded(): Promise<void> {
+    if (this.#sending.size > 0) await Promise.allSettled([...this.#sending]);
   }
 
   /** An edit or delete: find the target's copy of the message and change it there. */
   async #deliverChange(sent: SentMessage, target: Channel): Promise<void> {
     const { host } = this.#options;
     const map = this.map;
+    await this.#copiesRecorded();
     const original = await map.originalOf(sent.channel.key, sent.id);
     const existing = (await map.copiesOf(original)).get(target.key);
     const plug = target.plug;
@@ -182,6 +200,7 @@ export class Relay {
   async #withReply(out: Message, sent: SentMessage, target: Channel): Promise<Message> {
     const replyTo = sent.replyTo;
     if (!replyTo) return out;
+    await this.#copiesRecorded();
     const original = await this.map.originalOf(sent.channel.key, replyTo.id);
     const copy = (await this.map.copiesOf(original)).get(target.key)?.[0];
     return copy ? { ...out, replyTo: { ...replyTo, id: copy, channel: target } } : out;
