@@ -78,9 +78,10 @@ export async function cpuSeconds(pid) {
 /**
  * porter with the mail hook, in DIR: one domain (example.org), one user (u@example.org,
  * password x), an SMTP listener (and optionally a submission listener) on loopback, spool and
- * mailboxes in DIR. `outbound` is the hook's `outbound` mapping, if any.
+ * mailboxes in DIR. `outbound` is the hook's `outbound` mapping, if any; `ipcSocket` a path for
+ * the hook's IPC socket (`ipc.socket`), if any.
  */
-export async function startPorter(dir, { smtpPort, submissionPort, pop3Port, outbound } = {}) {
+export async function startPorter(dir, { smtpPort, submissionPort, pop3Port, outbound, ipcSocket } = {}) {
   const listeners = [`          - {address: '127.0.0.1:${smtpPort}', mode: smtp}`];
   if (submissionPort) listeners.push(`          - {address: '127.0.0.1:${submissionPort}', mode: submission, allow-insecure-auth: true}`);
   const config = join(dir, 'porter.yaml');
@@ -102,6 +103,7 @@ export async function startPorter(dir, { smtpPort, submissionPort, pop3Port, out
       '        listeners:',
       ...listeners,
       ...(outbound ? ['      outbound:', ...yamlLines(outbound, 8)] : []),
+      ...(ipcSocket ? ['      ipc:', `        socket: ${JSON.stringify(ipcSocket)}`] : []),
       '',
     ].join('\n'),
   );
@@ -133,9 +135,10 @@ function yamlLines(value, indent) {
 /**
  * A private Postfix in DIR (config DIR/etc, queue DIR/spool, log DIR/log/maillog), smtpd on
  * 127.0.0.1:port. `settings` are extra main.cf lines, e.g. `default_transport = discard` or
- * `relayhost = [127.0.0.1]:2526`.
+ * `relayhost = [127.0.0.1]:2526`. `holdPort`, if given, is a second smtpd whose mail goes to
+ * the hold queue (`check_client_access static:HOLD`), to be released with `release()`.
  */
-export async function startPostfix(dir, port, settings) {
+export async function startPostfix(dir, port, settings, { holdPort } = {}) {
   const etc = join(dir, 'etc');
   await cp('/etc/postfix', etc, { recursive: true });
   for (const d of ['spool', 'data', 'log']) await mkdir(join(dir, d), { recursive: true });
@@ -167,7 +170,10 @@ export async function startPostfix(dir, port, settings) {
       .join('\n')}\n`,
   );
   const master = await readFile(join(etc, 'master.cf'), 'utf8');
-  await writeFile(join(etc, 'master.cf'), master.replace(/^smtp\s+inet\s.*$/m, `127.0.0.1:${port} inet n - n - - smtpd`));
+  let services = master.replace(/^smtp\s+inet\s.*$/m, `127.0.0.1:${port} inet n - n - - smtpd`);
+  if (holdPort)
+    services += `\n127.0.0.1:${holdPort} inet n - n - - smtpd\n  -o smtpd_client_restrictions=check_client_access,static:HOLD\n`;
+  await writeFile(join(etc, 'master.cf'), services);
   await run('chown', ['postfix:postfix', join(dir, 'data')]);
   try {
     await run('postfix', ['-c', etc, 'check']);
@@ -177,10 +183,18 @@ export async function startPostfix(dir, port, settings) {
     throw new Error(`${err.message.trim()}\n${log.split('\n').slice(-10).join('\n')}`);
   }
   await waitForPort(port);
+  if (holdPort) await waitForPort(holdPort);
   const spool = join(dir, 'spool');
   return {
     etc,
     spool,
+    /** Messages in the hold queue. */
+    held: () => countFilesDeep(join(spool, 'hold')),
+    /** Releases every held message and asks for delivery now (`postsuper -H ALL`, `postqueue -f`). */
+    async release() {
+      await run('postsuper', ['-c', etc, '-H', 'ALL']);
+      await run('postqueue', ['-c', etc, '-f']);
+    },
     /** Messages still in Postfix's queues (maildrop, incoming, active, deferred, hold). */
     async queued() {
       let n = 0;

@@ -395,19 +395,21 @@ export class Host {
    * Entry point for every message a plug receives from its network. Never throws: a hook's
    * failure is logged with the message id and that hook is skipped. Work that needs no waiting
    * (no hook returned a promise) is done before this returns, without a turn of the event loop.
+   * Returns false when the host takes no messages (it is closing or closed): a plug that can keep
+   * the message on its network (a mailbox) keeps it for the next run.
    */
-  receive(sent: SentMessage): void {
+  receive(sent: SentMessage): boolean {
     if (this.#state === 'opening') {
       // A plug may hand over messages while others (and the hooks) still open: keep them until all are.
       this.#early.push(sent);
-      return;
+      return true;
     }
-    if (this.#state !== 'open') return;
+    if (this.#state !== 'open') return false;
     if (this.#sendDepth > 0 && !sent.fromPorter) {
       // A plug that echoes inside send(): route the echo once send() has returned its receipt,
       // so the echo is recognised (see #tracked).
       queueMicrotask(() => this.receive(sent));
-      return;
+      return true;
     }
     this.#inFlight++;
     let routing: Promise<void> | undefined;
@@ -415,10 +417,11 @@ export class Host {
       routing = this.#route(sent);
     } catch (error) {
       this.#routeFailed(sent, error);
-      return;
+      return true;
     }
     if (routing) routing.then(this.#routed, (error: unknown) => this.#routeFailed(sent, error));
     else this.#routed();
+    return true;
   }
 
   readonly #routed = (): void => {

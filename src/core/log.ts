@@ -55,18 +55,32 @@ const handler = z
     if (kind === 'file' && !h.filename) ctx.addIssue({ code: 'custom', path: ['filename'], message: 'a file handler needs a filename' });
   });
 
-/** The `logging` section: Python's dictConfig shape. Unknown keys (formatters, filters) are accepted and ignored. */
+/** dictConfig keys porter accepts for compatibility but does not use. */
+const ignored = z.unknown().optional();
+
+/**
+ * The `logging` section: Python's dictConfig shape. Its other keys (formatters, filters, …) are
+ * accepted and ignored; anything else is an error, so that a section indented under `logging` by
+ * mistake is not silently dropped. Handlers stay open to extra keys, as dictConfig passes them on
+ * to the handler's constructor (maxBytes, encoding, …).
+ */
 export const loggingSchema = z
   .object({
     version: z.literal(1).optional(),
     handlers: z.record(z.string(), handler).default({}),
-    loggers: z.record(z.string(), z.object({ level: level.optional() }).loose()).default({}),
-    root: z
-      .object({ level: level.optional(), handlers: z.array(z.string()).optional() })
-      .loose()
+    loggers: z
+      .record(
+        z.string(),
+        z.strictObject({ level: level.optional(), propagate: z.boolean().optional(), handlers: ignored, filters: ignored }),
+      )
       .default({}),
+    root: z.strictObject({ level: level.optional(), handlers: z.array(z.string()).optional(), filters: ignored }).default({}),
+    formatters: ignored,
+    filters: ignored,
+    incremental: ignored,
+    disable_existing_loggers: ignored,
   })
-  .loose()
+  .strict()
   .superRefine((cfg, ctx) => {
     for (const [i, name] of (cfg.root.handlers ?? []).entries()) {
       if (!(name in cfg.handlers)) ctx.addIssue({ code: 'custom', path: ['root', 'handlers', i], message: `unknown handler "${name}"` });

@@ -79,9 +79,9 @@ export abstract class Plug<C = unknown> extends Component<C> {
     return undefined;
   }
 
-  /** Hands a message that arrived from the network to the host. */
-  protected receive(sent: SentMessage): void {
-    this.host.receive(sent);
+  /** Hands a message that arrived from the network to the host; false if the host takes none now (closing). */
+  protected receive(sent: SentMessage): boolean {
+    return this.host.receive(sent);
   }
 
   /** The host's interned channel for `source` on this plug. */

@@ -118,7 +118,7 @@ describe('problems are named by place', () => {
       hooks: { c: { path: 'nested.deep.NotAHook' }, d: { path: 'nested.deep.DeepHook' } },
     });
     expect(lines).toHaveLength(3);
-    expect(lines[0]).toMatch(/^plugs\.a\.path: no module "nowhere" in the path folders .*built-in plugs \(loopback\)/);
+    expect(lines[0]).toMatch(/^plugs\.a\.path: no module "nowhere" in the path folders .*built-in plugs \(loopback, mail\)/);
     expect(lines[1]).toBe('plugs.b.path: module "loopback" has no export "NoSuchPlug" (it exports LoopbackPlug)');
     expect(lines[2]).toBe('hooks.c.path: "nested.deep.NotAHook" is not a hook class (a hook extends porter\'s Hook)');
   });
@@ -195,6 +195,22 @@ describe('problems are named by place', () => {
   it('unknown keys, wrong types and a missing path', async () => {
     const lines = await problemsOf({ plugs: { net: { path: 'loopback.LoopbackPlug', confg: {} }, other: { enabled: true } } });
     expect(lines).toEqual(['plugs.net.confg: unknown key', 'plugs.other.path: Invalid input: expected string, received undefined']);
+  });
+
+  it('refuses a section indented under logging, and accepts the dictConfig keys porter ignores', async () => {
+    const logging = {
+      version: 1,
+      disable_existing_loggers: false,
+      formatters: { plain: { format: '%(message)s' } },
+      root: { level: 'info' },
+    };
+    expect(await problemsOf({ plugs: { net: loop }, logging })).toEqual([]);
+    expect(await problemsOf({ plugs: { net: loop }, logging: { ...logging, bridge: { path: 'sync.SyncHook' } } })).toEqual([
+      'logging.bridge: unknown key',
+    ]);
+    expect(await problemsOf({ logging: { loggers: { porter: { levle: 'debug' } } } })).toEqual([
+      'logging.loggers.porter.levle: unknown key',
+    ]);
   });
 
   it('collects every problem in one report', async () => {

@@ -1,9 +1,8 @@
 // The mail hook in a real host: swaks in, Python's poplib out, relaying to an smtp-sink smarthost, and a restart.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { type Host, resolveConfig } from 'porter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QueueWorker } from '../../src/hooks/mail/delivery.js';
@@ -14,9 +13,7 @@ import { MailQueue } from '../../src/mail/queue/index.js';
 import { formatEnvelope } from '../../src/mail/smtp-in/index.js';
 import { captureLogging, openHost, tempDir } from '../helpers/host.js';
 import { freePort } from '../helpers/wait.js';
-import { ensureMailTools, SMTP_SINK_PATH, swaks } from '../peers/mail-tools.js';
-
-const run = promisify(execFile);
+import { ensureMailTools, popMessages, SMTP_SINK_PATH, swaks } from '../peers/mail-tools.js';
 
 const PASSWORD = 'correct horse battery staple';
 const IPC_TOKEN = 'a-token-of-sixteen-or-more';
@@ -85,20 +82,7 @@ function port(hook: MailHook, mode: 'smtp' | 'submission'): number {
 }
 
 /** Every message in the user's mailbox, through Python's poplib (dot-unstuffed, lines joined by CRLF). */
-async function pop(hook: MailHook, user: string): Promise<string[]> {
-  const script = `
-import poplib, json, sys
-p = poplib.POP3('127.0.0.1', int(sys.argv[1]), timeout=10)
-p.user(sys.argv[2])
-p.pass_(sys.argv[3])
-count = p.stat()[0]
-out = [b'\\r\\n'.join(p.retr(i + 1)[1]).decode('utf-8', 'replace') for i in range(count)]
-p.quit()
-print(json.dumps(out))
-`;
-  const { stdout } = await run('python3', ['-c', script, String(hook.listeners.pop3[0]!.port), user, PASSWORD], { timeout: 15_000 });
-  return JSON.parse(stdout) as string[];
-}
+const pop = (hook: MailHook, user: string): Promise<string[]> => popMessages(hook.listeners.pop3[0]!.port, user, PASSWORD);
 
 const swaksTo = (p: number, args: readonly string[]) =>
   swaks(['--server', '127.0.0.1', '--port', String(p), '--helo', 'client.test', ...args]);
@@ -290,7 +274,7 @@ describe('mail.MailHook', () => {
 });
 
 describe('the mail config', () => {
-  it('reports mistakes by their place, and roles that cannot run apart yet', async () => {
+  it('reports mistakes by their place, and a role that needs another in the same process', async () => {
     const config = {
       domains: ['example.org'],
       roles: ['auth', 'pop3'],
@@ -308,7 +292,7 @@ describe('the mail config', () => {
         'hooks.mail.config.pop3[0].implicit-tls: implicit-tls needs tls (cert and key)',
         'hooks.mail.config.ipc.tcp.token: the IPC token must be at least 16 characters',
         'hooks.mail.config.outbound.backoff.max: backoff.max must not be smaller than backoff.min',
-        'hooks.mail.config.roles: role "pop3" needs "mailbox" in the same process (splitting the roles across processes over IPC is not supported yet)',
+        'hooks.mail.config.roles: role "pop3" needs "mailbox" in the same process (a POP3 session\'s lock and numbering are not on the IPC wire)',
       ]),
     );
   });

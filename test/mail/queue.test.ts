@@ -256,44 +256,129 @@ describe('recovery', () => {
     await expect(MailQueue.open({ dir, queues: ['In Coming'] })).rejects.toThrow(/invalid queue name/);
   });
 
-  it('loses no acknowledged message when killed with SIGKILL in the middle of pushing', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', PUSHER, dir, '20'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const closed = new Promise<void>((resolve) => child.stdout.on('close', resolve));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the pusher acknowledged too little in time; stderr:\n${stderr}`)), 20_000);
-      child.stdout.on('data', (d: Buffer) => {
-        stdout += d.toString();
-        // Kill mid-stream, with pushes certainly under way.
-        if ((stdout.match(/^acked /gm)?.length ?? 0) >= 500) {
-          clearTimeout(timer);
-          child.kill('SIGKILL');
-          resolve();
-        }
+  for (const mode of ['slot', 'memory'] as const)
+    it(`loses no acknowledged message when killed with SIGKILL in the middle of pushing (${mode})`, async () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', PUSHER, dir, '20', mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
       });
-    });
-    await closed;
-    const acked = [...stdout.matchAll(/^acked (\S+)$/gm)].map((m) => m[1]!);
-    expect(acked.length).toBeGreaterThanOrEqual(500);
+      const closed = new Promise<void>((resolve) => child.stdout.on('close', resolve));
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`the pusher acknowledged too little in time; stderr:\n${stderr}`)), 20_000);
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString();
+          // Kill mid-stream, with pushes certainly under way.
+          if ((stdout.match(/^acked /gm)?.length ?? 0) >= 500) {
+            clearTimeout(timer);
+            child.kill('SIGKILL');
+            resolve();
+          }
+        });
+      });
+      await closed;
+      const acked = [...stdout.matchAll(/^acked (\S+)$/gm)].map((m) => m[1]!);
+      expect(acked.length).toBeGreaterThanOrEqual(500);
 
-    const queue = await openQueue({ queues: ['incoming'] });
-    const present = new Set<string>();
-    for (;;) {
-      let path: string;
-      try {
-        path = queue.pop('incoming').path;
-      } catch {
-        break;
+      const queue = await openQueue({ queues: ['incoming'] });
+      const present = new Set<string>();
+      for (;;) {
+        let path: string;
+        try {
+          path = queue.pop('incoming').path;
+        } catch {
+          break;
+        }
+        present.add((await readFile(path, 'utf8')).trim().replace(/^message /, ''));
       }
-      present.add((await readFile(path, 'utf8')).trim().replace(/^message /, ''));
+      const deleted = new Set([...stdout.matchAll(/^deleted (\S+)$/gm)].map((m) => m[1]!));
+      if (mode === 'memory') expect(deleted.size).toBeGreaterThan(0);
+      const deleting = new Set([...stdout.matchAll(/^deleting (\S+)$/gm)].map((m) => m[1]!));
+      const lost = acked.filter((id) => !present.has(id) && !deleting.has(id));
+      expect(lost).toEqual([]);
+      expect([...deleted].filter((id) => present.has(id))).toEqual([]);
+      expect(present.size + deleting.size).toBeGreaterThanOrEqual(acked.length);
+    });
+});
+
+describe('MailQueue pushes from memory (the journal)', () => {
+  const journal = () => readdir(join(dir, 'incoming', 'journal'));
+
+  it('acknowledges after the journal, keeps the message in memory until a pop needs its file', async () => {
+    const queue = await openQueue();
+    const paths = await Promise.all(['one', 'two', 'three'].map((text) => queue.pushMessage('incoming', [Buffer.from(text)])));
+    // The first push's write starts at once; the two that come while it runs share the next one.
+    expect(queue.stats('incoming')).toMatchObject({ ready: 3, pushes: 3, journalSyncs: 2 });
+    expect(await journal()).toHaveLength(1);
+    expect(await readdir(join(dir, 'incoming', 'new'))).toEqual([]);
+
+    const first = queue.pop('incoming');
+    expect(first.path).toBe(paths[0]);
+    expect(await readFile(first.path, 'utf8')).toBe('one');
+    const second = queue.pop('incoming', { file: false });
+    expect((await queue.contents('incoming', second.path)).toString()).toBe('two');
+    expect(await readdir(join(dir, 'incoming', 'new'))).toEqual([basename(first.path)]);
+    await queue.ack(first.lease);
+    await queue.ack(second.lease);
+    expect(await readdir(join(dir, 'incoming', 'new'))).toEqual([]);
+    expect(queue.stats('incoming')).toMatchObject({ ready: 1, leased: 0 });
+  });
+
+  it('replays the journal at open: what was pushed and not acked comes back as files, in order', async () => {
+    const first = await openQueue();
+    for (const text of ['one', 'two', 'three', 'four']) await first.pushMessage('incoming', [Buffer.from(text)]);
+    await put(first, 'five');
+    const acked = first.pop('incoming', { file: false });
+    await first.ack(acked.lease);
+    first.pop('incoming'); // leased by a process that then dies
+    await first.close();
+
+    const second = await openQueue();
+    expect(await journal()).toEqual([]);
+    expect(second.stats('incoming')).toMatchObject({ ready: 4, leased: 0 });
+    const texts = [];
+    for (let i = 0; i < 4; i++) texts.push(await readFile(second.pop('incoming').path, 'utf8'));
+    expect(texts).toEqual(['two', 'three', 'four', 'five']);
+  });
+
+  it('ignores a torn record at the end of the journal', async () => {
+    const first = await openQueue();
+    await first.pushMessage('incoming', [Buffer.from('kept')]);
+    await first.close();
+    const [segment] = await journal();
+    await writeFile(join(dir, 'incoming', 'journal', segment!), Buffer.from('PJR1\x01\x00\x05\x00\x00'), { flag: 'a' });
+    const second = await openQueue();
+    expect(second.stats('incoming').ready).toBe(1);
+    expect(await readFile(second.pop('incoming').path, 'utf8')).toBe('kept');
+  });
+
+  it('retires a full segment: its live messages become durable files and the segment goes', async () => {
+    const queue = await openQueue({ segmentBytes: 200 });
+    const popped = [];
+    for (let i = 0; i < 20; i++) {
+      await queue.pushMessage('incoming', [Buffer.from(`message ${i} `.padEnd(40, '.'))]);
+      if (i % 2 === 0) popped.push(queue.pop('incoming', { file: false }));
     }
-    const lost = acked.filter((id) => !present.has(id));
-    expect(lost).toEqual([]);
-    expect(present.size).toBeGreaterThanOrEqual(acked.length);
+    for (const p of popped) await queue.ack(p.lease);
+    await queue.close();
+    // Only the segment in use at close is left; the others were retired.
+    expect((await journal()).length).toBe(1);
+    const files = await readdir(join(dir, 'incoming', 'new'));
+    expect(files.length).toBeGreaterThan(0);
+    const second = await openQueue();
+    const texts = [];
+    for (let i = 0; i < 10; i++) texts.push((await readFile(second.pop('incoming').path, 'utf8')).split(' ')[1]);
+    // Each pop took the oldest: messages 0 to 9 were acked.
+    expect(texts).toEqual(['10', '11', '12', '13', '14', '15', '16', '17', '18', '19']);
+    expect(await refusal(() => second.pop('incoming'))).toBe('queue is empty');
+  });
+
+  it('writes the file at push once the memory budget is used up', async () => {
+    const queue = await openQueue({ holdBytes: 5 });
+    await queue.pushMessage('incoming', [Buffer.from('small')]);
+    const path = await queue.pushMessage('incoming', [Buffer.from('over the budget')]);
+    expect(await readdir(join(dir, 'incoming', 'new'))).toEqual([basename(path)]);
   });
 });
 

@@ -203,7 +203,10 @@ beforeAll(async () => {
     '-subj',
     '/CN=mx.example.org',
   ]);
-  queue = await MailQueue.open({ dir: join(dir, 'spool'), queues: ['incoming', 'outgoing'] });
+  // holdBytes 0: every push writes its file in new/ before the 250, so the tests can read what
+  // was queued there (with the default, a message pushed in-process may live only in the journal
+  // and in memory until it is popped; test/mail/queue.test.ts covers that).
+  queue = await MailQueue.open({ dir: join(dir, 'spool'), queues: ['incoming', 'outgoing'], holdBytes: 0 });
   const { log, records } = memoryLog();
   logRecords = records;
   receiver = new SmtpReceiver({ config: smtpInConfigSchema.parse(config()), spool: queue, users: new TestUsers(), log });

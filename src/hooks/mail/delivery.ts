@@ -1,8 +1,10 @@
 // A queue consumer: pops a queue's messages, hands each to a handler, acks it once handled, and gives failures back after a backoff.
 import { basename } from 'node:path';
 import type { Logger } from '../../core/log.js';
+import { IpcConnectionError } from '../../mail/ipc/index.js';
 import { IpcError } from '../../mail/protocol.js';
-import type { MailQueue, Popped } from '../../mail/queue/index.js';
+import type { QueueClient } from '../../mail/queue/client.js';
+import type { Popped } from '../../mail/queue/index.js';
 
 /**
  * Handles one message. `done` holds the keys (recipients) handled by earlier attempts of this
@@ -12,7 +14,8 @@ import type { MailQueue, Popped } from '../../mail/queue/index.js';
 export type MessageHandler = (path: string, done: Set<string>) => Promise<void>;
 
 export interface QueueWorkerOptions {
-  readonly queue: MailQueue;
+  /** The queue server: in this process, or another one over IPC (whose pops answer later). */
+  readonly queue: QueueClient;
   readonly name: string;
   readonly handle: MessageHandler;
   readonly log: Logger;
@@ -21,6 +24,11 @@ export interface QueueWorkerOptions {
   readonly maxBackoffMs?: number;
   /** Messages handled at once. */
   readonly concurrency?: number;
+  /**
+   * The handler reads messages with `MailQueue.contents`, not from their path: a message pushed
+   * in this process then need not be written to a file at all. Default false.
+   */
+  readonly readsContents?: boolean;
 }
 
 interface Failure {
@@ -45,6 +53,10 @@ export class QueueWorker {
   readonly #retries = new Set<NodeJS.Timeout>();
   readonly #listener = (): void => this.#kick();
   #stopped = true;
+  /** A pop from a queue in another process, while it is out: one at a time. */
+  #popping: Promise<void> | undefined;
+  /** Woken while a pop was out: an empty answer may predate the message that woke us. */
+  #wokenWhilePopping = false;
 
   constructor(options: QueueWorkerOptions) {
     this.#options = options;
@@ -66,25 +78,69 @@ export class QueueWorker {
     this.#options.queue.unsubscribe(this.#options.name, this.#listener);
     for (const timer of this.#retries) clearTimeout(timer);
     this.#retries.clear();
+    await this.#popping;
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
   }
 
   #kick(): void {
+    if (this.#popping) {
+      this.#wokenWhilePopping = true;
+      return;
+    }
     while (!this.#stopped && this.#inflight.size < this.#concurrency) {
-      let popped: Popped;
+      let popped: Popped | Promise<Popped>;
       try {
-        popped = this.#options.queue.pop(this.#options.name);
+        popped = this.#options.queue.pop(this.#options.name, { file: !this.#options.readsContents });
       } catch (error) {
-        // Empty, or the queue is closing; the next push alerts us again.
-        if (!(error instanceof IpcError)) this.#options.log.error({ err: error, queue: this.#options.name }, 'cannot pop');
+        this.#popFailed(error);
         return;
       }
-      const work = this.#handle(popped).finally(() => {
-        this.#inflight.delete(work);
-        this.#kick();
-      });
-      this.#inflight.add(work);
+      if (popped instanceof Promise) {
+        this.#popRemote(popped);
+        return;
+      }
+      this.#start(popped);
     }
+  }
+
+  /** A pop answered later (the queue is in another process): the next pop waits for this one. */
+  #popRemote(pending: Promise<Popped>): void {
+    this.#wokenWhilePopping = false;
+    this.#popping = pending.then(
+      (popped) => {
+        this.#popping = undefined;
+        if (this.#stopped) {
+          // Stopped meanwhile: given back at once rather than after its lease.
+          Promise.resolve()
+            .then(() => this.#options.queue.release(popped.lease))
+            .catch(() => undefined);
+          return;
+        }
+        this.#start(popped);
+        this.#kick();
+      },
+      (error: unknown) => {
+        this.#popping = undefined;
+        this.#popFailed(error);
+        if (this.#wokenWhilePopping && error instanceof IpcError) this.#kick();
+      },
+    );
+  }
+
+  #popFailed(error: unknown): void {
+    // Empty, or the queue is closing: the next push wakes us again. A queue server that cannot be
+    // reached says so in its own log lines; the next wake tries again.
+    if (error instanceof IpcError) return;
+    if (error instanceof IpcConnectionError) this.#options.log.debug({ err: error, queue: this.#options.name }, 'cannot pop');
+    else this.#options.log.error({ err: error, queue: this.#options.name }, 'cannot pop');
+  }
+
+  #start(popped: Popped): void {
+    const work = this.#handle(popped).finally(() => {
+      this.#inflight.delete(work);
+      this.#kick();
+    });
+    this.#inflight.add(work);
   }
 
   async #handle(popped: Popped): Promise<void> {
@@ -104,11 +160,10 @@ export class QueueWorker {
       );
       const timer = setTimeout(() => {
         this.#retries.delete(timer);
-        try {
-          queue.release(popped.lease);
-        } catch {
-          // The lease ran out first and the queue took the message back itself.
-        }
+        // A refusal means the lease ran out first and the queue took the message back itself.
+        Promise.resolve()
+          .then(() => queue.release(popped.lease))
+          .catch(() => undefined);
       }, delay);
       this.#retries.add(timer);
       return;

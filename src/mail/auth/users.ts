@@ -71,7 +71,17 @@ export class MailUserError extends IpcError {}
 export interface MailUsersOptions {
   readonly log?: Logger;
   readonly hasher?: PasswordHasher;
+  /**
+   * How long `verify` trusts that a user it found still exists, in ms (default 2000; 0: always
+   * ask the store). Only found users are remembered, so a user added by `porter user add` in
+   * another process is known at once; one removed there is refused within this time (and a
+   * message accepted meanwhile bounces at delivery, which checks again).
+   */
+  readonly verifyCacheMs?: number;
 }
+
+/** Found users `verify` remembers at most; beyond, the oldest are forgotten. */
+const VERIFY_CACHE_ENTRIES = 10_000;
 
 export class MailUsers {
   static readonly migrationOwner = 'mail_auth';
@@ -92,6 +102,9 @@ export class MailUsers {
   readonly #store: Store;
   readonly #log: Logger | undefined;
   readonly #hasher: PasswordHasher;
+  readonly #verifyCacheMs: number;
+  /** Users `verify` found lately: name → until when that answer stands (ms since the epoch). */
+  readonly #found = new Map<string, number>();
   /** A hash of a random password, made once, checked against when the user does not exist. */
   #dummy: Promise<string> | undefined;
 
@@ -99,6 +112,7 @@ export class MailUsers {
     this.#store = store;
     this.#log = options.log;
     this.#hasher = options.hasher ?? argon2idHasher;
+    this.#verifyCacheMs = options.verifyCacheMs ?? 2_000;
   }
 
   /** Applies the `mail_auth` migrations and returns the users over `store`. */
@@ -142,7 +156,9 @@ export class MailUsers {
 
   async remove(name: string): Promise<void> {
     const user = canonical(name);
+    this.#found.delete(user);
     const result = await this.#db.deleteFrom('mail_user').where('name', '=', user).executeTakeFirst();
+    this.#found.delete(user);
     if (Number(result.numDeletedRows) === 0) throw new MailUserError(`no user "${user}"`);
     this.#log?.info({ user }, 'mail user removed');
   }
@@ -151,16 +167,31 @@ export class MailUsers {
     return this.#db.selectFrom('mail_user').select(['name', 'created', 'updated']).orderBy('name').execute();
   }
 
-  /** Whether the user exists; false for names that are not valid user names. */
-  async verify(name: string): Promise<boolean> {
+  /**
+   * Whether the user exists; false for names that are not valid user names. SMTP asks at every
+   * RCPT, so a user found is remembered for `verifyCacheMs` (see `MailUsersOptions`), unless
+   * `fresh` is asked for: local delivery and the IPC `verify` always ask the store, so a user
+   * removed a moment ago gets no more mail (it bounces) even while SMTP in still accepts it.
+   */
+  async verify(name: string, options: { readonly fresh?: boolean } = {}): Promise<boolean> {
     let user: string;
     try {
       user = normaliseUserName(name);
     } catch {
       return false;
     }
+    const until = options.fresh ? undefined : this.#found.get(user);
+    if (until !== undefined) {
+      if (until > Date.now()) return true;
+      this.#found.delete(user);
+    }
     const row = await this.#db.selectFrom('mail_user').select('name').where('name', '=', user).executeTakeFirst();
-    return row !== undefined;
+    if (row === undefined) return false;
+    if (this.#verifyCacheMs > 0) {
+      if (this.#found.size >= VERIFY_CACHE_ENTRIES) this.#found.delete(this.#found.keys().next().value!);
+      this.#found.set(user, Date.now() + this.#verifyCacheMs);
+    }
+    return true;
   }
 
   /**
@@ -199,7 +230,7 @@ export class MailUsers {
     return {
       verify: async (request) => {
         if (request.params.length !== 1) return fail('verify takes one parameter: username');
-        return (await this.verify(request.params[0]!)) ? ok() : fail('no such user');
+        return (await this.verify(request.params[0]!, { fresh: true })) ? ok() : fail('no such user');
       },
       auth: async (request) => {
         if (request.params.length !== 2) return fail('auth takes two parameters: username ; password');

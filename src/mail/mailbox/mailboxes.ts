@@ -1,12 +1,21 @@
 // The mailbox server (fmail's `store`, `list`/`mailinfo`, `retr`, `dele`): one maildir per user, written durably.
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import {
+  close as closeCallback,
+  constants,
+  fdatasync as fdatasyncCallback,
+  open as openCallback,
+  rename as renameCallback,
+  unlink as unlinkCallback,
+  write as writeCallback,
+} from 'node:fs';
+import { mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import type { Logger } from '../../core/log.js';
 import { normaliseUserName, printable, UserNameError } from '../auth/names.js';
 import { fail, IpcError, type IpcHandlers, type IpcReply, type IpcRequest, ok } from '../protocol.js';
+import { GroupSync } from '../queue/group-sync.js';
 import { MessageFormatError, toCrlf } from './message.js';
 
 /** A refusal people can read: bad name, bad message, no such message, mailbox in use. */
@@ -151,6 +160,10 @@ export class Mailboxes {
   /** Users with a POP3 session in TRANSACTION state (RFC 1939's exclusive lock). */
   readonly #locked = new Set<string>();
   readonly #host: string;
+  /** Told of every stored message, so a reader in this process (the mail plug) need not wait for its next poll. */
+  readonly #stored = new Set<(user: string) => void>();
+  /** Per maildir `new/`: its fsync, shared by the deliveries that wait for it together. */
+  readonly #dirSyncs = new Map<string, GroupSync>();
   #sequence = 0;
 
   constructor(options: MailboxesOptions) {
@@ -189,25 +202,25 @@ export class Mailboxes {
     if (this.#knows && !(await this.#knows(user))) throw new MailboxError(`no mailbox for "${user}"`);
 
     const dir = await this.#maildir(user);
-    const base = `${Date.now()}.P${process.pid}Q${++this.#sequence}R${randomBytes(4).toString('hex')}.${this.#host}`;
+    const base = `${Date.now()}.P${PID}Q${++this.#sequence}R${randomBytes(4).toString('hex')}.${this.#host}`;
     const name = `${base},S=${message.length}`;
-    const tmp = join(dir, 'tmp', name);
-    const handle = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-    try {
-      try {
-        await handle.writeFile(message);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(tmp, join(dir, 'new', name));
-    } catch (error) {
-      await unlink(tmp).catch(() => undefined);
-      throw error;
-    }
-    await fsyncDir(join(dir, 'new'));
+    await writeAndRename(join(dir, 'tmp', name), join(dir, 'new', name), message);
+    await this.#dirSync(join(dir, 'new')).sync();
     this.#log?.debug({ user, size: message.length }, 'message stored');
+    for (const listener of this.#stored) {
+      try {
+        listener(user);
+      } catch (error) {
+        this.#log?.error({ err: error, user }, 'a listener for stored messages failed');
+      }
+    }
     return { user, uid: uidOf(name), size: message.length };
+  }
+
+  /** Calls `listener` with the user's name after each message stored (durably); returns the unsubscribe. */
+  onStored(listener: (user: string) => void): () => void {
+    this.#stored.add(listener);
+    return () => this.#stored.delete(listener);
   }
 
   /** A fresh snapshot of the user's mailbox (empty if nothing was ever delivered). */
@@ -346,6 +359,15 @@ export class Mailboxes {
     return home;
   }
 
+  #dirSync(dir: string): GroupSync {
+    let syncer = this.#dirSyncs.get(dir);
+    if (!syncer) {
+      syncer = new GroupSync(dir);
+      this.#dirSyncs.set(dir, syncer);
+    }
+    return syncer;
+  }
+
   /** The user's maildir, created (durably) on first delivery. */
   #maildir(user: string): Promise<string> {
     const home = this.#home(user);
@@ -374,6 +396,42 @@ export class Mailboxes {
  * untouched for 36 hours is garbage (younger ones may belong to a writer still at work).
  */
 const TMP_GARBAGE_MS = 36 * 60 * 60 * 1000;
+
+/**
+ * Maildir's delivery: `tmp` created, written, fdatasync'd, closed, renamed to `to`; on failure
+ * `tmp` is removed. Every step runs in the thread pool (creating a file can wait for the file
+ * system's journal commit while other deliveries fsync), and with plain callbacks, as this is
+ * the path every delivered message takes.
+ */
+function writeAndRename(tmp: string, to: string, data: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const failed = (error: Error, fd?: number) => {
+      const cleanUp = () => unlinkCallback(tmp, () => reject(error));
+      if (fd === undefined) cleanUp();
+      else closeCallback(fd, cleanUp);
+    };
+    openCallback(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600, (openError, fd) => {
+      if (openError) return failed(openError);
+      const writeFrom = (at: number) => {
+        writeCallback(fd, data, at, data.length - at, null, (writeError, written) => {
+          if (writeError) return failed(writeError, fd);
+          if (at + written < data.length) return writeFrom(at + written);
+          fdatasyncCallback(fd, (syncError) => {
+            if (syncError) return failed(syncError, fd);
+            closeCallback(fd, (closeError) => {
+              if (closeError) return failed(closeError);
+              renameCallback(tmp, to, (renameError) => (renameError ? failed(renameError) : resolve()));
+            });
+          });
+        });
+      };
+      writeFrom(0);
+    });
+  });
+}
+
+/** Read once: `process.pid` is a system call each time. */
+const PID = process.pid;
 
 async function fsyncDir(dir: string): Promise<void> {
   const handle = await open(dir, constants.O_RDONLY);

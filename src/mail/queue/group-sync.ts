@@ -40,25 +40,28 @@ export class GroupSync {
 
   async #run(): Promise<void> {
     this.#running = true;
+    // One open of the directory serves the fsyncs of batches that follow each other.
+    let handle: Awaited<ReturnType<typeof open>> | undefined;
     try {
       while (this.#next) {
         const current = this.#next;
         this.#next = undefined;
         try {
-          const handle = await open(this.dir, 'r');
-          try {
-            await handle.sync();
-          } finally {
-            await handle.close();
-          }
+          handle ??= await open(this.dir, 'r');
+          await handle.sync();
           this.syncs++;
           current.resolve();
         } catch (error) {
           current.reject(error);
+          await handle?.close().catch(() => {});
+          handle = undefined;
         }
       }
     } finally {
+      await handle?.close().catch(() => {});
       this.#running = false;
+      // A caller that came while the handle closed waits for a run of its own.
+      if (this.#next) void this.#run();
     }
   }
 }

@@ -101,7 +101,11 @@ export function parseEnvelope(data: Buffer): { envelope: Envelope; bodyOffset: n
 
 /** A spooled message, read whole: its envelope and the message bytes (CRLF line ends, Received header first). */
 export async function readSpooled(path: string): Promise<{ envelope: Envelope; message: Buffer }> {
-  const data = await readFile(path);
+  return parseSpooled(await readFile(path));
+}
+
+/** A spooled message's bytes → its envelope and the message. */
+export function parseSpooled(data: Buffer): { envelope: Envelope; message: Buffer } {
   const { envelope, bodyOffset } = parseEnvelope(data);
   return { envelope, message: data.subarray(bodyOffset) };
 }

@@ -11,7 +11,15 @@ export {
   type SmtpInConfigInput,
   smtpInConfigSchema,
 } from './config.js';
-export { type Envelope, EnvelopeError, type EnvelopeRecipient, formatEnvelope, parseEnvelope, readSpooled } from './envelope.js';
+export {
+  type Envelope,
+  EnvelopeError,
+  type EnvelopeRecipient,
+  formatEnvelope,
+  parseEnvelope,
+  parseSpooled,
+  readSpooled,
+} from './envelope.js';
 export { MessageFilter, type MessageFilterOptions, type MessageProblem } from './filter.js';
 export {
   type BoundListener,

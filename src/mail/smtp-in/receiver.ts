@@ -34,12 +34,20 @@ export interface Spool {
   slot(queue: string): string | Promise<string>;
   /** Makes the written slot a durable message and resolves with its path in the queue. */
   push(queue: string, slot: string): Promise<string>;
+  /**
+   * Optional: makes a message held in memory a durable message at once (no slot file). The
+   * receiver uses it for messages smaller than `FLUSH_BYTES`; `MailQueue` has it.
+   */
+  pushMessage?(queue: string, data: readonly Buffer[]): Promise<string>;
 }
 
 /** The auth server as the receiver uses it; `MailUsers` is one. */
 export interface Users {
-  /** Whether a mail user of this name (a local part or a full address) exists. */
-  verify(name: string): Promise<boolean>;
+  /**
+   * Whether a mail user of this name (a local part or a full address) exists. `fresh`: ask the
+   * store, not a recent answer (for delivery, which must see a user removed a moment ago).
+   */
+  verify(name: string, options?: { readonly fresh?: boolean }): Promise<boolean>;
   /** The canonical user name if the password is right, else undefined. */
   authenticate(name: string, password: string): Promise<string | undefined>;
 }
@@ -110,21 +118,30 @@ const FLUSH_BYTES = 64 * 1024;
 
 /**
  * Writes the message into every slot as it arrives (one slot per queue the recipients need),
- * each behind its own head (envelope record and Received header). A write error is remembered
- * and the rest of the message is read and dropped, so that the client gets its reply (451) at
- * the end of DATA rather than a broken connection.
+ * each behind its own head (envelope record and Received header). The slots are opened only
+ * when the message outgrows `FLUSH_BYTES`; a smaller one stays in memory (`held`) when `keep`
+ * is set, for the queue's `pushMessage`. A write error is remembered and the rest of the
+ * message is read and dropped, so that the client gets its reply (451) at the end of DATA
+ * rather than a broken connection.
  */
 class SlotWriter extends Writable {
   error: unknown;
-  readonly #slots: readonly Slot[];
-  readonly #heads: (Buffer | undefined)[];
+  /** Set when opening the slots failed (the queue is unavailable), as opposed to writing them. */
+  openFailed = false;
+  /** The whole message, when it stayed in memory. */
+  held: Buffer[] | undefined;
+  slots: readonly Slot[] = [];
+  readonly #openSlots: () => Promise<Slot[]>;
+  readonly #keep: boolean;
+  #heads: (Buffer | undefined)[] = [];
+  #opened = false;
   #pending: Buffer[] = [];
   #size = 0;
 
-  constructor(slots: readonly Slot[]) {
+  constructor(openSlots: () => Promise<Slot[]>, keep: boolean) {
     super();
-    this.#slots = slots;
-    this.#heads = slots.map((slot) => slot.head);
+    this.#openSlots = openSlots;
+    this.#keep = keep;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
@@ -139,17 +156,34 @@ class SlotWriter extends Writable {
   }
 
   override _final(done: (error?: Error | null) => void): void {
+    if (this.#keep && !this.#opened && this.error === undefined) {
+      this.held = this.#pending;
+      this.#pending = [];
+      done();
+      return;
+    }
     this.#flush().then(() => done());
   }
 
   async #flush(): Promise<void> {
     if (this.error !== undefined) return;
+    if (!this.#opened) {
+      this.#opened = true;
+      try {
+        this.slots = await this.#openSlots();
+        this.#heads = this.slots.map((slot) => slot.head);
+      } catch (error) {
+        this.error = error;
+        this.openFailed = true;
+        return;
+      }
+    }
     const data = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending);
     this.#pending = [];
     this.#size = 0;
     try {
       await Promise.all(
-        this.#slots.map((slot, i) => {
+        this.slots.map((slot, i) => {
           const head = this.#heads[i];
           this.#heads[i] = undefined;
           return writeAll(slot.handle, head ? Buffer.concat([head, data]) : data);
@@ -405,82 +439,107 @@ export class SmtpReceiver {
     const received = Date.now();
     const head = Buffer.from(this.#receivedHeader(session, id, received), 'utf8');
 
-    const slots: Slot[] = [];
-    try {
-      for (const [queue, rcpts] of byQueue) {
-        const path = await this.#spool.slot(queue);
-        const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-        const record = formatEnvelope({
-          id,
-          received,
-          client: session.remoteAddress,
-          ...(typeof session.user === 'string' ? { auth: session.user } : {}),
-          from,
-          to: rcpts,
-          eightBit: session.envelope.bodyType === '8bitmime',
-          smtpUtf8: session.envelope.smtpUtf8 === true,
-        });
-        slots.push({ queue, path, handle, head: Buffer.concat([record, head]) });
+    const heads = [...byQueue].map(([queue, rcpts]) => {
+      const record = formatEnvelope({
+        id,
+        received,
+        client: session.remoteAddress,
+        ...(typeof session.user === 'string' ? { auth: session.user } : {}),
+        from,
+        to: rcpts,
+        eightBit: session.envelope.bodyType === '8bitmime',
+        smtpUtf8: session.envelope.smtpUtf8 === true,
+      });
+      return { queue, head: Buffer.concat([record, head]) };
+    });
+    const openSlots = async (): Promise<Slot[]> => {
+      const slots: Slot[] = [];
+      try {
+        for (const { queue, head } of heads) {
+          const path = await this.#spool.slot(queue);
+          const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+          slots.push({ queue, path, handle, head });
+        }
+      } catch (error) {
+        await discard(slots);
+        throw error;
       }
-    } catch (error) {
-      stream.resume();
-      await discard(slots);
-      this.#log?.error({ err: error, id }, 'cannot open a queue slot');
-      throw new SmtpReply(451, '4.3.0 Queue unavailable, try again later');
-    }
+      return slots;
+    };
 
     const filter = new MessageFilter({ maxBytes: this.#config['max-message-size'], maxLineLength: this.#config['max-line-length'] });
-    const writer = new SlotWriter(slots);
+    const writer = new SlotWriter(openSlots, this.#spool.pushMessage !== undefined);
     try {
       await pump(stream, filter, writer);
     } catch (error) {
-      await discard(slots);
+      await discard(writer.slots);
       this.#log?.info({ err: error, id }, 'message not received to its end');
       throw new SmtpReply(451, '4.3.0 Message not received to its end');
     }
     if (stream.sizeExceeded) filter.sizeExceeded();
     if (filter.problem || writer.error !== undefined) {
-      await discard(slots);
+      await discard(writer.slots);
       if (filter.problem) {
         this.#log?.info({ id, from, rcpts: queueOf.length, problem: filter.problem.kind }, 'message refused');
         throw refusal(filter.problem);
       }
+      if (writer.openFailed) {
+        this.#log?.error({ err: writer.error, id }, 'cannot open a queue slot');
+        throw new SmtpReply(451, '4.3.0 Queue unavailable, try again later');
+      }
       this.#log?.error({ err: writer.error, id }, 'cannot write a message to the queue');
-      throw new SmtpReply(451, '4.3.0 Cannot write the message, try again later');
-    }
-    const closedAll = await Promise.allSettled(slots.map((s) => s.handle.close()));
-    const closeFailed = closedAll.find((r) => r.status === 'rejected');
-    if (closeFailed) {
-      await discard(slots);
-      this.#log?.error({ err: closeFailed.reason, id }, 'cannot write a message to the queue');
       throw new SmtpReply(451, '4.3.0 Cannot write the message, try again later');
     }
 
     const pushed = new Map<string, { ok: true; id: string } | { ok: false }>();
-    await Promise.all(
-      slots.map(async (slot) => {
-        try {
-          pushed.set(slot.queue, { ok: true, id: basename(await this.#spool.push(slot.queue, slot.path)) });
-        } catch (error) {
-          this.#log?.error({ err: error, id, queue: slot.queue }, 'queue push failed');
-          await unlink(slot.path).catch(() => {});
-          pushed.set(slot.queue, { ok: false });
-        }
-      }),
-    );
+    const held = writer.held;
+    if (held) {
+      // Small enough to have stayed in memory: straight into the queue's journal, no slot file.
+      await Promise.all(
+        heads.map(async ({ queue, head }) => {
+          try {
+            pushed.set(queue, { ok: true, id: basename(await this.#spool.pushMessage!(queue, [head, ...held])) });
+          } catch (error) {
+            this.#log?.error({ err: error, id, queue }, 'queue push failed');
+            pushed.set(queue, { ok: false });
+          }
+        }),
+      );
+    } else {
+      const slots = writer.slots;
+      const closedAll = await Promise.allSettled(slots.map((s) => s.handle.close()));
+      const closeFailed = closedAll.find((r) => r.status === 'rejected');
+      if (closeFailed) {
+        await discard(slots);
+        this.#log?.error({ err: closeFailed.reason, id }, 'cannot write a message to the queue');
+        throw new SmtpReply(451, '4.3.0 Cannot write the message, try again later');
+      }
+      await Promise.all(
+        slots.map(async (slot) => {
+          try {
+            pushed.set(slot.queue, { ok: true, id: basename(await this.#spool.push(slot.queue, slot.path)) });
+          } catch (error) {
+            this.#log?.error({ err: error, id, queue: slot.queue }, 'queue push failed');
+            await unlink(slot.path).catch(() => {});
+            pushed.set(slot.queue, { ok: false });
+          }
+        }),
+      );
+    }
     const queued = [...pushed.values()].flatMap((p) => (p.ok ? [p.id] : []));
-    this.#log?.info(
-      {
-        id,
-        from,
-        rcpts: queueOf.length,
-        size: filter.bytes,
-        queued,
-        client: session.remoteAddress,
-        ...(session.user ? { user: session.user } : {}),
-      },
-      queued.length === pushed.size ? 'message queued' : 'message not queued',
-    );
+    if (this.#log?.isLevelEnabled('info'))
+      this.#log.info(
+        {
+          id,
+          from,
+          rcpts: queueOf.length,
+          size: filter.bytes,
+          queued,
+          client: session.remoteAddress,
+          ...(session.user ? { user: session.user } : {}),
+        },
+        queued.length === pushed.size ? 'message queued' : 'message not queued',
+      );
 
     const failed = () => new SmtpReply(451, '4.3.0 Queue write failed, try again later');
     if (mode === 'lmtp') {

@@ -1,6 +1,18 @@
 // The SMTP-out server: SmtpSender, its spool, MX resolution and DSN bounces.
+
+export {
+  type ClientErrorKind,
+  dataBytes,
+  type Reply,
+  SmtpClientError,
+  type SmtpClientOptions,
+  SmtpConnection,
+  type TransactionOptions,
+  type TransactionResult,
+} from './client.js';
 export { type BounceInput, buildBounce, enhancedStatus, type FailedRecipient, headerSection } from './dsn.js';
 export { type MxResolver, type MxTarget, RouteError, resolveTargets } from './mx.js';
+export { ConnectionPool } from './pool.js';
 export {
   type DeliveryEvent,
   type DkimOptions,
@@ -11,4 +23,4 @@ export {
   SmtpSender,
   type SmtpSenderOptions,
 } from './sender.js';
-export { type DeliveryRecord, type RecipientRecord, type RecipientState, Spool } from './spool.js';
+export { type DeliveryRecord, isSpoolId, type RecipientRecord, type RecipientState, Spool } from './spool.js';

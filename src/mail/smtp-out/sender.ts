@@ -1,29 +1,43 @@
-// The SMTP-out server: `send` queues a message durably; workers deliver it by MX or smarthost, retry with backoff, and bounce failures.
+// The SMTP-out server: delivers what the mail queues hold by MX or smarthost, keeps deferred mail in its own spool with a retry schedule, and bounces failures.
+
 import { promises as dns } from 'node:dns';
-import { readFile } from 'node:fs/promises';
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { hostname as osHostname } from 'node:os';
-import { basename } from 'node:path';
+import { basename, isAbsolute, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
-import type NodemailerModule from 'nodemailer';
 import type { Logger } from '../../core/log.js';
-
-// Loaded at the first delivery: a porter that only receives mail does not carry it in memory.
-let nodemailer: typeof NodemailerModule | undefined;
-async function loadNodemailer(): Promise<void> {
-  nodemailer ??= (await import('nodemailer')).default;
-}
-
 import { fail, IpcError, type IpcHandlers, ok } from '../protocol.js';
+import { EnvelopeError, formatEnvelope, parseEnvelope } from '../smtp-in/envelope.js';
+import { type Reply, SmtpClientError, type TransactionResult } from './client.js';
 import { buildBounce, enhancedStatus, type FailedRecipient } from './dsn.js';
 import { type MxResolver, type MxTarget, RouteError, resolveTargets } from './mx.js';
-import { type DeliveryRecord, type RecipientRecord, Spool } from './spool.js';
+import { ConnectionPool } from './pool.js';
+import { type DeliveryRecord, isSpoolId, type RecipientRecord, Spool } from './spool.js';
 
-/** What `send` needs of the queue server (MailQueue satisfies it): the slot's message made durable, then handed over. */
+/**
+ * What SMTP out needs of the queue server (MailQueue satisfies it). It consumes queues whose
+ * messages start with an envelope record (what SMTP in writes, and what `send` puts before the
+ * bytes of its slot): pop, read, deliver, ack.
+ */
 export interface OutgoingQueue {
+  /** The spool folder: a queue's slots are `DIR/QUEUE/tmp/SLOT`. */
+  readonly dir: string;
   push(queue: string, slot: string): Promise<string>;
-  pop(queue: string): { readonly path: string; readonly lease: string };
+  /**
+   * Answers at once: SMTP out pops only a queue in its own process (see the mail hook for one in
+   * another). With `file: false` a message the queue holds in memory stays there, for `contents`.
+   */
+  pop(queue: string, options?: { readonly file?: boolean }): { readonly path: string; readonly lease: string };
+  /** A popped message's bytes, from memory when the queue still holds them (MailQueue); without it, SMTP out reads the file. */
+  contents?(queue: string, path: string): Promise<Buffer>;
   ack(lease: string): Promise<void>;
+  release(lease: string): void;
+  stats(queue: string): { readonly ready: number };
+  subscribe(queue: string, listener: (queue: string) => void): void;
+  unsubscribe(queue: string, listener: (queue: string) => void): boolean;
 }
 
 export interface SmarthostOptions {
@@ -46,13 +60,17 @@ export interface DkimOptions {
 }
 
 export interface SmtpSenderOptions {
-  /** The outbound spool (`tmp/`, `msg/`). */
+  /** The deferred spool (`tmp/`, `msg/`): messages waiting for a retry, and bounces. */
   readonly dir: string;
   readonly log?: Logger;
-  /** Where `send` finds its slots; without it `send` is refused and only `enqueue` queues. */
+  /** The queue server to consume; without it `send` is refused and only `enqueue` queues. */
   readonly queue?: OutgoingQueue;
-  /** The queue that slots for `send` come from (default `outgoing`). */
+  /** The queue `send` pushes its slots into (default `outgoing`). */
   readonly queueName?: string;
+  /** The queues to deliver from, each message with its envelope record (default: `queueName` alone). */
+  readonly queues?: readonly string[];
+  /** Start held: nothing is delivered until `hold(false)` (Postfix's `defer_transports`, or `postsuper -h`). */
+  readonly hold?: boolean;
   /** The name said in EHLO and in bounces (default: the machine's host name). */
   readonly hostname?: string;
   /** Send everything through this relay instead of looking up MX records. */
@@ -67,15 +85,17 @@ export interface SmtpSenderOptions {
   readonly maximalBackoffMs?: number;
   /** Postfix's maximal_queue_lifetime: after this, a message still deferred is bounced (default 5 days). */
   readonly lifetimeMs?: number;
-  /** Connections at once to one destination (host and port), reused between messages (default 5). */
+  /** Connections at once to one destination (address and port), reused between messages (default 20, Postfix's smtp_destination_concurrency_limit). */
   readonly connectionsPerDestination?: number;
-  /** Messages being delivered at once, over all destinations (default 100). */
+  /** Messages being delivered at once, over all destinations, each read whole into memory (default 100). */
   readonly concurrency?: number;
+  /** Postfix's smtp_connect_timeout (default 30 s). */
   readonly connectionTimeoutMs?: number;
+  /** Postfix's smtp_helo_timeout: the greeting and EHLO (default 300 s). */
   readonly greetingTimeoutMs?: number;
-  /** Silence from the server for this long (a stalled DATA, say) fails the attempt temporarily (default 300 s). */
+  /** Silence from the server for this long after a command fails the attempt temporarily (default 300 s; twice that after the final dot). */
   readonly socketTimeoutMs?: number;
-  /** Connections to a destination unused this long are closed (default 60 s; Postfix's connection cache keeps them 2 s). */
+  /** Connections to a destination unused this long are closed (default 60 s). */
   readonly idleMs?: number;
   /** How long `close()` waits for deliveries in flight (default 10 s). */
   readonly closeTimeoutMs?: number;
@@ -105,7 +125,7 @@ export type DeliveryEvent =
   | { readonly type: 'dropped'; readonly id: string; readonly recipients: readonly string[] }
   | { readonly type: 'done'; readonly id: string };
 
-/** A message as the spool holds it, for status pages and tests. */
+/** A message SMTP out holds (being delivered, or deferred), for status pages and tests. */
 export interface QueuedMessage {
   readonly id: string;
   readonly from: string;
@@ -125,42 +145,18 @@ type Outcome =
       readonly remoteMta?: string;
     };
 
-interface SmtpError {
-  readonly code?: string;
-  readonly responseCode?: number;
-  readonly response?: string;
-  readonly message: string;
-  readonly rejected?: readonly string[];
-  readonly rejectedErrors?: readonly SmtpError[];
-}
-
-interface SendInfo {
-  readonly accepted?: readonly unknown[];
-  readonly rejected?: readonly unknown[];
-  readonly rejectedErrors?: readonly SmtpError[];
-  readonly response?: string;
-}
-
-interface Transport {
-  sendMail(mail: { envelope: { from: string; to: string[] }; raw: Buffer; dkim?: object }): Promise<SendInfo>;
-  close(): void;
-}
-
 const DAY = 24 * 60 * 60_000;
 /** RFC 5321 mailbox, loosely: something@domain, nothing that would break the SMTP command line. */
 const ADDRESS = /^[^\s<>@]+@(?:[^\s<>@[\]]+|\[[^\s<>\]]+\])$/;
-
-function asSmtpError(error: unknown): SmtpError {
-  if (typeof error === 'object' && error !== null) return error as SmtpError;
-  return { message: String(error) };
-}
-
-function addressOf(value: unknown): string {
-  return typeof value === 'string' ? value : String((value as { address?: unknown })?.address ?? value);
-}
+// biome-ignore lint/suspicious/noControlCharactersInRegex: bytes outside ASCII are what is looked for
+const NOT_ASCII = /[^\u0000-\u007f]/;
 
 function domainOf(address: string): string {
   return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+}
+
+function errorCode(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
 }
 
 /** Checks an address from a client; `''` and `<>` are the null sender where allowed. */
@@ -175,59 +171,118 @@ export function normaliseAddress(value: string, what: 'sender' | 'recipient'): s
   return address;
 }
 
-/** A reply or error, as one line for records and bounces. */
-function describe(error: SmtpError): string {
-  return (error.response ?? error.message).replace(/\s+/g, ' ').trim();
+/** One recipient's outcome from a server's reply about it. */
+function fromReply(address: string, reply: Reply, remoteMta: string): Outcome {
+  const permanent = reply.code >= 500 && reply.code < 600;
+  const status = enhancedStatus(reply.text, reply.code) ?? (permanent ? '5.0.0' : '4.0.0');
+  return { kind: permanent ? 'permanent' : 'temporary', address, status, diagnostic: reply.text, remoteMta };
 }
 
-/** Errors where nothing was said about the message: the next MX host may do better. */
-function isConnectionFailure(error: SmtpError): boolean {
-  if (error.responseCode === 421) return true;
-  if (error.responseCode !== undefined) return false;
-  return ['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ETLS', 'ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH'].includes(error.code ?? '');
+function isClientError(error: unknown): error is SmtpClientError {
+  return error instanceof SmtpClientError;
 }
 
-/** One recipient's outcome from a server's reply to it. */
-function fromReply(address: string, error: SmtpError, remoteMta: string): Outcome {
-  const code = error.responseCode;
-  const permanent = code !== undefined && code >= 500 && code < 600;
-  const status = enhancedStatus(error.response, code) ?? (permanent ? '5.0.0' : '4.0.0');
-  return { kind: permanent ? 'permanent' : 'temporary', address, status, diagnostic: describe(error), remoteMta };
+/** Each recipient's outcome from one transaction's replies. */
+function outcomes(to: readonly string[], result: TransactionResult, remoteMta: string): Outcome[] {
+  return to.map((address, i): Outcome => {
+    if (result.mail.code !== 250) return fromReply(address, result.mail, remoteMta);
+    const reply = result.recipients[i]!;
+    if (reply.code !== 250 && reply.code !== 251) return fromReply(address, reply, remoteMta);
+    const final = result.data ?? result.dataCommand;
+    if (!final)
+      return { kind: 'temporary', address, status: '4.0.0', diagnostic: 'the server gave no answer for this recipient', remoteMta };
+    if (final.code === 250) return { kind: 'delivered', address, remoteMta, response: final.text };
+    return fromReply(address, final, remoteMta);
+  });
+}
+
+/** Whether the bytes hold anything beyond 7-bit ASCII (declared as BODY=8BITMIME where the server offers it). */
+function hasEightBit(message: Buffer): boolean {
+  for (let i = 0; i < message.length; i++) if (message[i]! > 0x7f) return true;
+  return false;
+}
+
+/** Queued messages up to this size are read synchronously. */
+const SMALL_FILE = 256 * 1024;
+
+/**
+ * A queued message's bytes. A small one (most mail) is read synchronously: the file was just
+ * written and is in the page cache, and four system calls in place cost far less than four trips
+ * through libuv's thread pool, which at thousands of messages a second was the larger share of
+ * delivery's CPU time. A large one is read asynchronously, so as not to stall the event loop.
+ */
+async function readQueued(path: string): Promise<Buffer> {
+  const fd = openSync(path, 'r');
+  let size: number;
+  try {
+    size = fstatSync(fd).size;
+    if (size <= SMALL_FILE) {
+      const data = Buffer.allocUnsafe(size);
+      let read = 0;
+      while (read < size) {
+        const n = readSync(fd, data, read, size - read, read);
+        if (n === 0) break;
+        read += n;
+      }
+      return read === size ? data : data.subarray(0, read);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return readFile(path);
+}
+
+let dkimModule: typeof import('nodemailer/lib/dkim').default | undefined;
+
+async function streamBytes(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks);
 }
 
 /**
- * Delivers queued mail to other servers. A message is queued by `send` (a slot of the queue
- * server) or `enqueue` (bytes); from then on it lives in this server's spool until every
- * recipient was delivered or failed. Recipients are grouped by domain, one SMTP transaction per
- * domain and attempt; each keeps its own state. Temporary failures wait `minimalBackoffMs`,
- * then twice as long each time up to `maximalBackoffMs`; a message still deferred after
- * `lifetimeMs` fails. Failed recipients are reported to the sender in one DSN per attempt.
+ * Delivers mail to other servers. Messages come from the queue server (`queues`: SMTP in's
+ * `outgoing`, and the queue `send` pushes into) and are delivered straight from the queue file:
+ * pop, read, deliver, ack. Only a message that is not finished after its attempt (a recipient
+ * deferred) is written into this server's own spool with its delivery record, and retried from
+ * there: after `minimalBackoffMs`, then twice as long each time up to `maximalBackoffMs`; one
+ * still deferred after `lifetimeMs` fails. Recipients are grouped by domain, one SMTP
+ * transaction per domain and attempt, each keeping its own state. Failed recipients are reported
+ * to the sender in one DSN per attempt, made durable before the message is acknowledged.
  */
 export class SmtpSender {
   readonly #options: SmtpSenderOptions;
   readonly #log: Logger | undefined;
   readonly #hostname: string;
   readonly #queueName: string;
+  readonly #queues: readonly string[];
   readonly #resolver: MxResolver;
   readonly #minimalBackoff: number;
   readonly #maximalBackoff: number;
   readonly #lifetime: number;
   readonly #concurrency: number;
+  /** Deferred messages in the spool, by id. */
   readonly #records = new Map<string, DeliveryRecord>();
-  /** Messages being attempted now, by id. */
-  readonly #active = new Map<string, Promise<void>>();
-  readonly #transports = new Map<string, { readonly transport: Transport; busy: number; lastUsed: number }>();
+  /** Messages being attempted now, by id: from the queue or the spool. */
+  readonly #active = new Map<string, { readonly record: DeliveryRecord; readonly work: Promise<void> }>();
+  /** Acknowledgements under way, which `close()` lets finish. */
+  readonly #acks = new Set<Promise<void>>();
+  readonly #pools = new Map<string, ConnectionPool>();
+  /** Slots being taken by `send` now: a second `send` of one is refused. */
+  readonly #sending = new Set<string>();
+  readonly #listener = (): void => this.#schedule();
   #sweeper: NodeJS.Timeout | undefined;
-  /** Slot names of `send` calls whose pushed message has not been taken into the spool yet. */
-  readonly #pending = new Map<string, { from: string; to: string[]; done: (error: unknown, id?: string) => void }>();
   #spool: Spool | undefined;
   #dkim: { domainName: string; keySelector: string; privateKey: string } | undefined;
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
   #scheduled = false;
+  /** The spool's records changed (added, attempted, made due): the next run looks through them. */
+  #recordsChanged = true;
+  /** Which queue to pop first next time, so that one does not starve the others. */
+  #nextQueue = 0;
+  #held: boolean;
   #closing: Promise<void> | undefined;
-  #draining: Promise<void> | undefined;
-  #drainAgain = false;
   #state: 'new' | 'open' | 'closing' | 'closed' = 'new';
 
   constructor(options: SmtpSenderOptions) {
@@ -235,11 +290,13 @@ export class SmtpSender {
     this.#log = options.log;
     this.#hostname = options.hostname ?? osHostname();
     this.#queueName = options.queueName ?? 'outgoing';
+    this.#queues = options.queues ?? [this.#queueName];
     this.#resolver = options.resolver ?? new dns.Resolver();
     this.#minimalBackoff = options.minimalBackoffMs ?? 300_000;
     this.#maximalBackoff = Math.max(options.maximalBackoffMs ?? 4_000_000, this.#minimalBackoff);
     this.#lifetime = options.lifetimeMs ?? 5 * DAY;
     this.#concurrency = Math.max(1, options.concurrency ?? 100);
+    this.#held = options.hold ?? false;
   }
 
   /** Opens the spool, takes over what the last run left (deferred messages keep their schedule), and starts delivering. */
@@ -248,6 +305,7 @@ export class SmtpSender {
     if (this.#options.dkim) {
       const { domainName, keySelector, privateKeyFile } = this.#options.dkim;
       this.#dkim = { domainName, keySelector, privateKey: await readFile(privateKeyFile, 'utf8') };
+      dkimModule ??= (await import('nodemailer/lib/dkim')).default;
     }
     const { spool, records } = await Spool.open(this.#options.dir, this.#log);
     this.#spool = spool;
@@ -256,16 +314,17 @@ export class SmtpSender {
     const idle = this.#options.idleMs ?? 60_000;
     this.#sweeper = setInterval(() => this.#closeIdle(idle), Math.max(1_000, Math.min(idle, 30_000)));
     this.#sweeper.unref();
-    if (records.length > 0) this.#log?.info({ messages: records.length }, 'outbound messages waiting after restart');
-    // Pushed to the queue by a `send` that never heard back: nobody was told `ok`, so they go.
-    if (this.#options.queue) await this.#drain();
+    if (records.length > 0) this.#log?.info({ messages: records.length }, 'deferred outbound messages waiting after restart');
+    const queue = this.#options.queue;
+    if (queue) for (const name of this.#queues) queue.subscribe(name, this.#listener);
+    if (this.#held) this.#log?.warn('outbound delivery is on hold: nothing is sent until it is released');
     this.#schedule();
   }
 
   /**
-   * `send: from ; to ; slot`: the slot (handed out by the queue server and written) is pushed,
-   * moved into this spool with its delivery record, and only then answered with the message's
-   * id in the spool. `to` may list several recipients, separated by commas.
+   * `send: from ; to ; slot`: the slot (handed out by the queue server for queue `queueName`, and
+   * written) gets an envelope record before its bytes and is pushed; once the queue has made it
+   * durable, the answer is the message's id. `to` may list several recipients.
    */
   async send(from: string, to: readonly string[], slot: string): Promise<string> {
     const queue = this.#options.queue;
@@ -274,23 +333,57 @@ export class SmtpSender {
     const sender = normaliseAddress(from, 'sender');
     const recipients = this.#recipients(to);
     const name = basename(slot);
-    if (this.#pending.has(name)) throw new IpcError(`slot ${name} is already being sent`);
-    const taken = new Promise<string>((resolve, reject) => {
-      this.#pending.set(name, { from: sender, to: recipients, done: (error, id) => (id !== undefined ? resolve(id) : reject(error)) });
-    });
-    // Registered before the push, so that whichever drain pops the message knows its envelope.
-    taken.catch(() => {});
-    try {
-      await queue.push(this.#queueName, slot);
-    } catch (error) {
-      this.#pending.delete(name);
-      throw error;
+    const path = join(resolve(queue.dir), this.#queueName, 'tmp', name);
+    if (slot.includes('\0') || (isAbsolute(slot) ? resolve(slot) !== path : slot !== name)) {
+      throw new IpcError(`${slot} is not a slot of queue ${this.#queueName}`);
     }
-    this.#drain().catch((error: unknown) => this.#log?.error({ err: error }, 'taking messages from the outgoing queue failed'));
-    return taken;
+    if (this.#sending.has(name)) throw new IpcError(`slot ${name} is already being sent`);
+    this.#sending.add(name);
+    try {
+      const id = this.#spool!.newId();
+      await this.#addEnvelope(path, name, id, sender, recipients);
+      await queue.push(this.#queueName, path);
+      return id;
+    } finally {
+      this.#sending.delete(name);
+    }
   }
 
-  /** Queues a message given as bytes (bounces, the mail plug); resolves once it is durable. Returns its id. */
+  /** Writes the envelope record in front of the slot's bytes, in place: the queue pushes the slot file itself. */
+  async #addEnvelope(path: string, name: string, id: string, from: string, to: readonly string[]): Promise<void> {
+    let handle: Awaited<ReturnType<typeof open>>;
+    try {
+      // O_NOFOLLOW: a slot must be the file the client wrote, not a link to something else.
+      handle = await open(path, constants.O_RDWR | constants.O_NOFOLLOW);
+    } catch (error) {
+      const code = errorCode(error);
+      if (code === 'ENOENT') throw new IpcError(`slot ${name} has not been written`);
+      if (code === 'ELOOP') throw new IpcError(`slot ${name} is a symbolic link, not a message`);
+      throw error;
+    }
+    try {
+      const stat = await handle.stat();
+      if (!stat.isFile()) throw new IpcError(`slot ${name} is not a regular file`);
+      if (stat.nlink !== 1) throw new IpcError(`slot ${name} has other links; write the message into the slot itself`);
+      const message = Buffer.alloc(stat.size);
+      await handle.read(message, 0, stat.size, 0);
+      const envelope = formatEnvelope({
+        id,
+        received: Date.now(),
+        client: 'ipc',
+        from,
+        to: to.map((address) => ({ address })),
+        eightBit: hasEightBit(message),
+        smtpUtf8: NOT_ASCII.test(from) || to.some((address) => NOT_ASCII.test(address)),
+      });
+      // The file only grows, so writing the whole from the start leaves nothing of the old one behind.
+      await handle.write(Buffer.concat([envelope, message]), 0, envelope.length + message.length, 0);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Queues a message given as bytes (bounces, the mail plug) in the spool; resolves once it is durable. Returns its id. */
   enqueue(from: string, to: readonly string[], message: Buffer | string): Promise<string> {
     this.#assertOpen();
     return this.#enqueue(from, to, message);
@@ -299,13 +392,16 @@ export class SmtpSender {
   /** Also while closing: a bounce made by a delivery that finishes during `close()` must still be queued. */
   async #enqueue(from: string, to: readonly string[], message: Buffer | string): Promise<string> {
     if (!this.#spool || this.#state === 'closed') throw new IpcError('the SMTP-out server is not running');
-    const record = this.#newRecord(normaliseAddress(from, 'sender'), this.#recipients(to));
-    await this.#spool!.addBytes(record, message);
-    this.#queued(record);
+    const record = this.#newRecord(this.#spool.newId(), normaliseAddress(from, 'sender'), this.#recipients(to), Date.now());
+    const bytes = typeof message === 'string' ? Buffer.from(message, 'utf8') : message;
+    if (hasEightBit(bytes)) record.eightBit = true;
+    await this.#spool.addBytes(record, bytes);
+    this.#emitQueued(record);
+    this.#addRecord(record);
     return record.id;
   }
 
-  /** The IPC message `send: from ; to ; slot`. */
+  /** The IPC messages `send: from ; to ; slot`, `hold: on|off` and `flush`. */
   handlers(): IpcHandlers {
     return {
       send: async (request) => {
@@ -320,12 +416,45 @@ export class SmtpSender {
           throw error;
         }
       },
+      hold: async (request) => {
+        const [value] = request.params;
+        if (request.params.length > 1 || (value !== undefined && value !== 'on' && value !== 'off')) {
+          return fail('"hold" expects no parameter (to ask), or on or off');
+        }
+        if (value !== undefined) this.hold(value === 'on');
+        return ok(this.held ? 'on' : 'off');
+      },
+      flush: async () => {
+        this.flush();
+        return ok();
+      },
     };
   }
 
-  /** The messages in the spool now. */
+  /** Whether delivery is on hold. */
+  get held(): boolean {
+    return this.#held;
+  }
+
+  /**
+   * Holds delivery (nothing new is started; what is in flight finishes) or releases it. Held
+   * mail waits in the queues and the spool, and is delivered when released.
+   */
+  hold(on: boolean): void {
+    if (this.#held === on) return;
+    this.#held = on;
+    this.#log?.info(on ? 'outbound delivery put on hold' : 'outbound delivery released');
+    if (!on) {
+      this.#recordsChanged = true;
+      this.#schedule();
+    }
+  }
+
+  /** The messages SMTP out holds now: being delivered, and deferred. */
   list(): QueuedMessage[] {
-    return [...this.#records.values()].map((r) => ({
+    const records = new Map<string, DeliveryRecord>(this.#records);
+    for (const [id, { record }] of this.#active) records.set(id, record);
+    return [...records.values()].map((r) => ({
       id: r.id,
       from: r.from,
       recipients: r.recipients.map((x) => ({ ...x })),
@@ -339,12 +468,14 @@ export class SmtpSender {
   flush(): void {
     const now = Date.now();
     for (const record of this.#records.values()) record.nextAttemptAt = Math.min(record.nextAttemptAt, now);
+    this.#recordsChanged = true;
     this.#schedule();
   }
 
   /**
    * Stops starting deliveries, waits for those in flight up to `closeTimeoutMs`, and closes the
-   * connections. Whatever was not finished stays in the spool with its record, for the next start.
+   * connections. What was not finished stays where it was: in the queue (its lease lapses with
+   * the queue server) or in the spool with its record, for the next start.
    */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -355,10 +486,10 @@ export class SmtpSender {
     const wasOpen = this.#state === 'open';
     this.#state = 'closing';
     clearTimeout(this.#timer);
-    for (const pending of this.#pending.values()) pending.done(new IpcError('the SMTP-out server is closing'));
-    this.#pending.clear();
+    const queue = this.#options.queue;
+    if (queue && wasOpen) for (const name of this.#queues) queue.unsubscribe(name, this.#listener);
     if (wasOpen) {
-      const inflight = Promise.allSettled([...this.#active.values(), this.#draining]);
+      const inflight = Promise.allSettled([...[...this.#active.values()].map((a) => a.work), ...this.#acks]);
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<'timeout'>((resolve) => {
         timer = setTimeout(() => resolve('timeout'), this.#options.closeTimeoutMs ?? 10_000);
@@ -370,16 +501,14 @@ export class SmtpSender {
     }
     this.#state = 'closed';
     clearInterval(this.#sweeper);
-    for (const { transport } of this.#transports.values()) transport.close();
-    this.#transports.clear();
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((pool) => pool.close()));
   }
 
   #closeIdle(idleMs: number): void {
-    const now = Date.now();
-    for (const [key, entry] of this.#transports) {
-      if (entry.busy > 0 || now - entry.lastUsed < idleMs) continue;
-      this.#transports.delete(key);
-      entry.transport.close();
+    for (const [key, pool] of this.#pools) {
+      if (pool.closeIdle(idleMs) && Date.now() - pool.lastUsed >= idleMs) this.#pools.delete(key);
     }
   }
 
@@ -401,81 +530,32 @@ export class SmtpSender {
     return list;
   }
 
-  #newRecord(from: string, to: readonly string[]): DeliveryRecord {
-    const now = Date.now();
+  #newRecord(id: string, from: string, to: readonly string[], queuedAt: number): DeliveryRecord {
     return {
       version: 1,
-      id: this.#spool!.newId(),
+      id,
       from,
       recipients: to.map((address) => ({ address, state: 'pending' })),
-      queuedAt: now,
+      queuedAt,
       attempts: 0,
-      nextAttemptAt: now,
+      nextAttemptAt: Date.now(),
     };
   }
 
-  #queued(record: DeliveryRecord): void {
-    this.#records.set(record.id, record);
+  #emitQueued(record: DeliveryRecord): void {
     this.#emit({ type: 'queued', id: record.id, from: record.from, recipients: record.recipients.map((r) => r.address) });
+  }
+
+  #addRecord(record: DeliveryRecord): void {
+    this.#records.set(record.id, record);
+    this.#recordsChanged = true;
     this.#schedule();
   }
 
-  /** Takes every message the queue holds for us into the spool; one drain at a time, re-run when asked meanwhile. */
-  #drain(): Promise<void> {
-    if (this.#draining) {
-      this.#drainAgain = true;
-      return this.#draining;
-    }
-    const run = async () => {
-      do {
-        this.#drainAgain = false;
-        await this.#drainOnce();
-      } while (this.#drainAgain && this.#state === 'open');
-    };
-    this.#draining = run().finally(() => {
-      this.#draining = undefined;
-    });
-    return this.#draining;
-  }
-
-  async #drainOnce(): Promise<void> {
-    const queue = this.#options.queue!;
-    for (;;) {
-      let popped: { path: string; lease: string };
-      try {
-        popped = queue.pop(this.#queueName);
-      } catch (error) {
-        if (error instanceof IpcError) return; // empty, or closing
-        throw error;
-      }
-      const file = basename(popped.path);
-      const slot = file.slice(file.indexOf('-') + 1);
-      const pending = this.#pending.get(slot);
-      this.#pending.delete(slot);
-      if (!pending) {
-        this.#log?.warn({ message: file }, 'a message in the outgoing queue without a `send`; it has no envelope and is removed');
-        await queue.ack(popped.lease).catch(() => {});
-        continue;
-      }
-      try {
-        const record = this.#newRecord(pending.from, pending.to);
-        await this.#spool!.addFile(record, popped.path);
-        // The queue's copy was moved away; the ack only forgets the lease.
-        await queue.ack(popped.lease).catch(() => {});
-        this.#queued(record);
-        pending.done(undefined, record.id);
-      } catch (error) {
-        this.#log?.error({ err: error, message: file }, 'could not take a message into the outbound spool');
-        pending.done(error);
-      }
-    }
-  }
-
-  /** Starts what is due, as far as the concurrency allows, and sets the timer for the next. */
+  /** Starts what is due, once per turn of the event loop however many things happened in it. */
   #schedule(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
-    // Once per turn of the event loop, however many messages were queued or finished in it: each run scans the spool's records.
     setImmediate(() => {
       this.#scheduled = false;
       this.#run();
@@ -483,24 +563,23 @@ export class SmtpSender {
   }
 
   #run(): void {
-    if (this.#state !== 'open') return;
+    if (this.#state !== 'open' || this.#held) return;
+    if (this.#recordsChanged) this.#runRecords();
+    this.#runQueues();
+  }
+
+  /** Deferred messages whose time has come, as far as the concurrency allows; the timer for the next. */
+  #runRecords(): void {
+    this.#recordsChanged = false;
     const now = Date.now();
     let next = Number.POSITIVE_INFINITY;
     for (const record of this.#records.values()) {
       if (this.#active.has(record.id)) continue;
       if (record.nextAttemptAt <= now && this.#active.size < this.#concurrency) {
-        const attempt = this.#attempt(record)
-          .catch((error: unknown) => {
-            // Not a delivery failure (the spool, a bug): wait before trying again, rather than spin.
-            record.nextAttemptAt = Date.now() + this.#minimalBackoff;
-            this.#log?.error({ err: error, id: record.id }, 'delivery attempt failed unexpectedly');
-          })
-          .finally(() => {
-            this.#active.delete(record.id);
-            this.#schedule();
-          });
-        this.#active.set(record.id, attempt);
-      } else if (record.nextAttemptAt > now) {
+        this.#track(record, this.#attemptSpooled(record));
+      } else {
+        // Due but no room: looked at again when a delivery finishes.
+        if (record.nextAttemptAt <= now) this.#recordsChanged = true;
         next = Math.min(next, record.nextAttemptAt);
       }
     }
@@ -512,6 +591,7 @@ export class SmtpSender {
         this.#timer = setTimeout(
           () => {
             this.#timerAt = Number.POSITIVE_INFINITY;
+            this.#recordsChanged = true;
             this.#run();
           },
           Math.min(Math.max(0, next - now), 2 ** 31 - 1),
@@ -520,17 +600,203 @@ export class SmtpSender {
     }
   }
 
-  async #attempt(record: DeliveryRecord): Promise<void> {
+  /** Pops the queues in turn while there is room. */
+  #runQueues(): void {
+    const queue = this.#options.queue;
+    if (!queue) return;
+    let empty = 0;
+    while (this.#active.size < this.#concurrency && empty < this.#queues.length) {
+      const name = this.#queues[this.#nextQueue % this.#queues.length]!;
+      this.#nextQueue++;
+      let popped: { readonly path: string; readonly lease: string };
+      try {
+        // Asked first: a refused pop is an exception, which costs more than the question.
+        if (queue.stats(name).ready === 0) {
+          empty++;
+          continue;
+        }
+        // From memory when the queue can: no write of a file only to read it back and unlink it.
+        popped = queue.contents ? queue.pop(name, { file: false }) : queue.pop(name);
+      } catch (error) {
+        // Empty, or the queue server is closing; a push calls us again.
+        if (!(error instanceof IpcError)) this.#log?.error({ err: error, queue: name }, 'cannot pop');
+        empty++;
+        continue;
+      }
+      empty = 0;
+      this.#fromQueue(queue, popped, name);
+    }
+  }
+
+  #track(record: DeliveryRecord, attempt: Promise<void>): void {
+    const work = attempt
+      .catch((error: unknown) => {
+        this.#log?.error({ err: error, id: record.id }, 'delivery attempt failed unexpectedly');
+      })
+      .finally(() => {
+        this.#active.delete(record.id);
+        // Only now, no longer active, will a run arm the timer for its next attempt.
+        this.#recordsChanged = true;
+        this.#schedule();
+      });
+    this.#active.set(record.id, { record, work });
+  }
+
+  /** A message popped from a queue: read, attempted, and acknowledged once it is delivered, bounced, or deferred into the spool. */
+  #fromQueue(queue: OutgoingQueue, popped: { readonly path: string; readonly lease: string }, name: string): void {
+    // The record is filled in once the file is read; until then it stands for the message under its file name.
+    const record = this.#newRecord(basename(popped.path), '', [], Date.now());
+    // What close() waits for; assigned below, before the work reaches its first await's continuation.
+    let tracked!: Promise<void>;
+    const work = (async () => {
+      let data: Buffer;
+      try {
+        data = queue.contents ? await queue.contents(name, popped.path) : await readQueued(popped.path);
+      } catch (error) {
+        if (errorCode(error) !== 'ENOENT') throw error;
+        this.#log?.warn({ message: basename(popped.path) }, 'a queued message disappeared before delivery');
+        await this.#ack(queue, popped.lease);
+        return;
+      }
+      let parsed: ReturnType<typeof parseEnvelope>;
+      try {
+        parsed = parseEnvelope(data);
+      } catch (error) {
+        if (!(error instanceof EnvelopeError)) throw error;
+        // A message read from memory has no file to move: its bytes are written there instead.
+        const kept = existsSync(popped.path)
+          ? await this.#spool!.quarantine(popped.path)
+          : await this.#spool!.quarantineBytes(basename(popped.path), data);
+        this.#log?.error({ message: basename(popped.path), kept, err: error }, 'a queued message without a readable envelope; set aside');
+        await this.#ack(queue, popped.lease);
+        return;
+      }
+      const { envelope, bodyOffset } = parsed;
+      const message = data.subarray(bodyOffset);
+      const id = isSpoolId(envelope.id) ? envelope.id : this.#spool!.newId();
+      this.#active.delete(record.id);
+      const real: DeliveryRecord = {
+        ...this.#newRecord(
+          id,
+          envelope.from,
+          envelope.to.map((r) => r.address),
+          envelope.received,
+        ),
+        ...(envelope.eightBit ? { eightBit: true } : {}),
+        ...(envelope.smtpUtf8 ? { smtpUtf8: true } : {}),
+      };
+      this.#active.set(id, { record: real, work: tracked });
+      let finished = false;
+      this.#emitQueued(real);
+      try {
+        await this.#attempt(real, message);
+        // A close that timed out: the message stays in the queue, whose lease lapses, and is sent at the next start.
+        if (this.#state === 'closed') return;
+        if (real.recipients.some((r) => r.state === 'pending')) {
+          // Deferred: only now is a copy made, with its record, for the retries.
+          await this.#spool!.addBytes(real, message);
+          this.#records.set(real.id, real);
+          this.#recordsChanged = true;
+        } else {
+          finished = true;
+        }
+      } catch (error) {
+        // Not a delivery failure (the spool, a bug): the message goes back to the queue after a pause.
+        this.#log?.error({ err: error, id: real.id }, 'delivery attempt failed unexpectedly; the message stays queued');
+        const timer = setTimeout(
+          () => {
+            try {
+              queue.release(popped.lease);
+            } catch {
+              // The lease ran out first, or the queue closed: the message is back anyway.
+            }
+          },
+          Math.min(this.#minimalBackoff, 60_000),
+        );
+        timer.unref();
+        return;
+      } finally {
+        this.#active.delete(id);
+        if (this.#records.has(id)) this.#recordsChanged = true;
+        this.#schedule();
+      }
+      await this.#ack(queue, popped.lease);
+      if (finished) this.#emit({ type: 'done', id });
+    })();
+    tracked = work
+      .catch((error: unknown) => this.#log?.error({ err: error, message: basename(popped.path) }, 'taking a queued message failed'))
+      .finally(() => {
+        if (this.#active.get(record.id)?.record === record) this.#active.delete(record.id);
+        this.#schedule();
+      });
+    this.#active.set(record.id, { record, work: tracked });
+  }
+
+  #ack(queue: OutgoingQueue, lease: string): Promise<void> {
+    const ack = queue.ack(lease).catch((error: unknown) => {
+      // Handled but not deleted: it comes back after its lease and is sent again (a duplicate, not a loss).
+      this.#log?.warn({ err: error }, 'cannot acknowledge a handled message');
+    });
+    this.#acks.add(ack);
+    void ack.finally(() => this.#acks.delete(ack));
+    return ack;
+  }
+
+  /** A deferred message's retry, from the spool: removed when finished, its record saved otherwise. */
+  async #attemptSpooled(record: DeliveryRecord): Promise<void> {
     const spool = this.#spool!;
-    const message = await spool.readMessage(record.id);
+    let message: Buffer;
+    try {
+      message = await spool.readMessage(record.id);
+    } catch (error) {
+      record.nextAttemptAt = Date.now() + this.#minimalBackoff;
+      this.#recordsChanged = true;
+      throw error;
+    }
+    try {
+      await this.#attempt(record, message);
+    } catch (error) {
+      // Not a delivery failure (a bug, a full disk): wait before trying again, rather than spin.
+      record.nextAttemptAt = Date.now() + this.#minimalBackoff;
+      throw error;
+    } finally {
+      this.#recordsChanged = true;
+    }
+    // A close that timed out leaves the record as it was on disk: the next start tries again.
+    if (this.#state === 'closed') return;
+    if (record.recipients.every((r) => r.state !== 'pending')) {
+      await spool.remove(record.id);
+      this.#records.delete(record.id);
+      this.#active.delete(record.id);
+      this.#emit({ type: 'done', id: record.id });
+      return;
+    }
+    await spool.save(record);
+  }
+
+  /**
+   * One attempt for every pending recipient: the record's states, attempts and next attempt are
+   * updated, failures bounced (durably, before this resolves).
+   */
+  async #attempt(record: DeliveryRecord, original: Buffer): Promise<void> {
     const pending = record.recipients.filter((r) => r.state === 'pending');
     const byDomain = new Map<string, string[]>();
     for (const r of pending) {
       const domain = domainOf(r.address);
-      byDomain.set(domain, [...(byDomain.get(domain) ?? []), r.address]);
+      const list = byDomain.get(domain);
+      if (list) list.push(r.address);
+      else byDomain.set(domain, [r.address]);
     }
-    const outcomes = (await Promise.all([...byDomain].map(([domain, to]) => this.#deliver(record.from, domain, to, message)))).flat();
-    // A close that timed out leaves the record as it was on disk: the next start tries again.
+    const message = this.#dkim ? await this.#sign(original) : original;
+    const outcomes =
+      byDomain.size === 1
+        ? await this.#deliver(
+            record,
+            [...byDomain][0]![0],
+            pending.map((r) => r.address),
+            message,
+          )
+        : (await Promise.all([...byDomain].map(([domain, to]) => this.#deliver(record, domain, to, message)))).flat();
     if (this.#state === 'closed') return;
     const now = Date.now();
     record.attempts++;
@@ -572,20 +838,18 @@ export class SmtpSender {
     }
     if (failed.length > 0) {
       try {
-        await this.#bounce(record, failed, message);
+        await this.#bounce(record, failed, original);
       } catch (error) {
         // The sender must hear of it: the recipients stay pending and fail again at the next attempt.
         this.#log?.error({ err: error, id: record.id }, 'could not queue a bounce; the failed recipients will be tried again');
         for (const f of failed) record.recipients.find((r) => r.address === f.address)!.state = 'pending';
       }
     }
-    if (record.recipients.every((r) => r.state !== 'pending')) {
-      await spool.remove(record.id);
-      this.#records.delete(record.id);
-      this.#emit({ type: 'done', id: record.id });
-      return;
-    }
-    await spool.save(record);
+  }
+
+  async #sign(message: Buffer): Promise<Buffer> {
+    const dkim = new dkimModule!(this.#dkim!);
+    return streamBytes(dkim.sign(message));
   }
 
   /** Reports failed recipients to the sender; a failure of a bounce goes nowhere. The bounce is durable before the record changes. */
@@ -611,7 +875,7 @@ export class SmtpSender {
   }
 
   /** One SMTP transaction for the recipients of one domain: through the smarthost, or the domain's MX hosts in order. */
-  async #deliver(from: string, domain: string, to: string[], message: Buffer): Promise<Outcome[]> {
+  async #deliver(record: DeliveryRecord, domain: string, to: readonly string[], message: Buffer): Promise<Outcome[]> {
     const everyone = (kind: 'temporary' | 'permanent', status: string, diagnostic: string, remoteMta?: string): Outcome[] =>
       to.map((address) => ({ kind, address, status, diagnostic, ...(remoteMta ? { remoteMta } : {}) }));
     let targets: { target: MxTarget; port: number }[];
@@ -626,93 +890,85 @@ export class SmtpSender {
         throw error;
       }
     }
-    let last: SmtpError | undefined;
+    // RFC 6531: an address beyond ASCII can only go to a server that offers SMTPUTF8.
+    const needsUtf8 = NOT_ASCII.test(record.from) || to.some((address) => NOT_ASCII.test(address));
+    let last: SmtpClientError | undefined;
     let lastMta = '';
-    await loadNodemailer();
-    for (const { target, port } of targets) {
+    const options = { eightBit: record.eightBit === true, smtpUtf8: needsUtf8 || record.smtpUtf8 === true };
+    for (let i = 0, retried = false; i < targets.length; i++) {
+      const { target, port } = targets[i]!;
       const remoteMta = `${target.host}[${target.address}]:${port}`;
-      let info: SendInfo;
-      const entry = this.#transport(target, port);
-      entry.busy++;
       try {
-        info = await entry.transport.sendMail({
-          envelope: { from, to },
-          raw: message,
-          ...(this.#dkim ? { dkim: this.#dkim } : {}),
+        return await this.#pool(target, port).transaction(async (connection) => {
+          const limit = connection.sizeLimit;
+          if (limit !== undefined && limit > 0 && message.length > limit) {
+            return everyone(
+              'permanent',
+              '5.3.4',
+              `message size ${message.length} exceeds the size limit ${limit} of ${remoteMta}`,
+              remoteMta,
+            );
+          }
+          if (needsUtf8 && !connection.offers('SMTPUTF8')) {
+            return everyone('permanent', '5.6.7', `${remoteMta} does not offer SMTPUTF8, which the addresses need`, remoteMta);
+          }
+          const result = await connection.send(record.from, to, message, options);
+          return outcomes(to, result, remoteMta);
         });
-      } catch (caught) {
-        const error = asSmtpError(caught);
-        if (isConnectionFailure(error)) {
-          last = error;
-          lastMta = remoteMta;
-          this.#log?.info({ domain, host: remoteMta, err: describe(error) }, 'could not deliver through this host; trying the next');
+      } catch (error) {
+        if (!isClientError(error)) throw error;
+        if (error.kind === 'auth' || (error.kind === 'tls' && smarthost?.requireTLS)) {
+          // Says nothing about the message: the relay may take it later.
+          return everyone('temporary', error.kind === 'auth' ? '4.7.0' : '4.7.5', error.message, remoteMta);
+        }
+        if (error.unanswered && !retried) {
+          // Nothing of it reached the server (a cached connection had closed, or broke under the transaction before): once more, on another.
+          retried = true;
+          i--;
           continue;
         }
-        if (error.rejectedErrors && error.rejected) return this.#perRecipient(to, [], error.rejected, error.rejectedErrors, remoteMta, '');
-        // EAUTH and the like say nothing about the message: the smarthost may accept it later.
-        if (error.responseCode === undefined || error.code === 'EAUTH') return everyone('temporary', '4.4.0', describe(error), remoteMta);
-        return to.map((address) => fromReply(address, error, remoteMta));
-      } finally {
-        entry.busy--;
-        entry.lastUsed = Date.now();
+        retried = false;
+        // Nothing was said about the message: the next host may do better.
+        last = error;
+        lastMta = remoteMta;
+        this.#log?.info({ domain, host: remoteMta, err: error.message }, 'could not deliver through this host; trying the next');
       }
-      return this.#perRecipient(to, info.accepted ?? [], info.rejected ?? [], info.rejectedErrors ?? [], remoteMta, info.response ?? '');
     }
-    const diagnostic = last ? `${lastMta}: ${describe(last)}` : `no host to deliver to for ${domain}`;
-    return everyone('temporary', '4.4.1', diagnostic, lastMta || undefined);
+    const diagnostic = last ? `${lastMta}: ${last.reply?.text ?? last.message}` : `no host to deliver to for ${domain}`;
+    return everyone('temporary', last?.kind === 'timeout' ? '4.4.2' : '4.4.1', diagnostic, lastMta || undefined);
   }
 
-  #perRecipient(
-    to: readonly string[],
-    accepted: readonly unknown[],
-    rejected: readonly unknown[],
-    rejectedErrors: readonly SmtpError[],
-    remoteMta: string,
-    response: string,
-  ): Outcome[] {
-    const errors = new Map<string, SmtpError>();
-    rejected.forEach((address, i) => {
-      errors.set(addressOf(address), rejectedErrors[i] ?? { message: 'recipient rejected' });
-    });
-    const delivered = new Set(accepted.map(addressOf));
-    return to.map((address): Outcome => {
-      const error = errors.get(address);
-      if (error) return fromReply(address, error, remoteMta);
-      if (delivered.has(address)) return { kind: 'delivered', address, remoteMta, response };
-      return { kind: 'temporary', address, status: '4.0.0', diagnostic: 'the server gave no answer for this recipient', remoteMta };
-    });
-  }
-
-  /** One pooled transport per destination, kept for reuse between messages. */
-  #transport(target: MxTarget, port: number): { transport: Transport; busy: number; lastUsed: number } {
+  /** The connections to one destination, shared by every message going there. */
+  #pool(target: MxTarget, port: number): ConnectionPool {
     const key = `${target.host}|${target.address}|${port}`;
-    const existing = this.#transports.get(key);
+    const existing = this.#pools.get(key);
     if (existing) return existing;
     const o = this.#options;
     const smarthost = o.smarthost;
-    const transport = (nodemailer as typeof NodemailerModule).createTransport({
-      pool: true,
-      host: target.address,
-      port,
-      name: this.#hostname,
-      maxConnections: o.connectionsPerDestination ?? 5,
-      maxMessages: Number.POSITIVE_INFINITY,
-      connectionTimeout: o.connectionTimeoutMs ?? 30_000,
-      greetingTimeout: o.greetingTimeoutMs ?? 300_000,
-      socketTimeout: o.socketTimeoutMs ?? 300_000,
-      secure: smarthost?.secure ?? false,
-      requireTLS: smarthost?.requireTLS ?? false,
-      ...(smarthost?.auth ? { auth: { user: smarthost.auth.user, pass: smarthost.auth.pass } } : {}),
-      // MX hosts: opportunistic STARTTLS without verification, as Postfix's `may` level; the smarthost: verified unless configured.
-      tls: {
-        ...(isIP(target.host) === 0 ? { servername: target.host } : {}),
-        ...(smarthost ? smarthost.tls : { rejectUnauthorized: false }),
+    const pool = new ConnectionPool(
+      {
+        address: target.address,
+        port,
+        host: target.host,
+        name: this.#hostname,
+        secure: smarthost?.secure ?? false,
+        requireTls: smarthost?.requireTLS ?? false,
+        ...(smarthost?.auth ? { auth: smarthost.auth } : {}),
+        // Opportunistic STARTTLS is not verified, as at Postfix's `may` level (unverified TLS beats plain text); TLS that is
+        // required (`requireTLS`, `secure`) is verified unless the smarthost's own TLS options say otherwise.
+        tls: {
+          ...(isIP(target.host) === 0 ? { servername: target.host } : {}),
+          rejectUnauthorized: smarthost?.requireTLS === true || smarthost?.secure === true,
+          ...smarthost?.tls,
+        },
+        connectTimeoutMs: o.connectionTimeoutMs ?? 30_000,
+        greetingTimeoutMs: o.greetingTimeoutMs ?? 300_000,
+        replyTimeoutMs: o.socketTimeoutMs ?? 300_000,
       },
-      logger: false,
-    }) as unknown as Transport;
-    const entry = { transport, busy: 0, lastUsed: Date.now() };
-    this.#transports.set(key, entry);
-    return entry;
+      o.connectionsPerDestination ?? 20,
+    );
+    this.#pools.set(key, pool);
+    return pool;
   }
 
   #emit(event: DeliveryEvent): void {

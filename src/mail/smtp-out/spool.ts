@@ -1,8 +1,8 @@
-// The outbound spool: each message's bytes and its delivery record (recipients, attempts, next attempt), written atomically with fsync.
+// SMTP out's spool of deferred mail (and bounces): each message's bytes and its delivery record (recipients, attempts, next attempt), written atomically with fsync.
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { copyFile, mkdir, open, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import type { Logger } from '../../core/log.js';
 import { GroupSync } from '../queue/group-sync.js';
 
@@ -32,9 +32,18 @@ export interface DeliveryRecord {
   attempts: number;
   /** When the next attempt is due (ms since the epoch). */
   nextAttemptAt: number;
+  /** The message has 8-bit bytes: sent with BODY=8BITMIME where the server offers it. */
+  eightBit?: boolean;
+  /** The sender declared SMTPUTF8 (addresses or headers in UTF-8). */
+  smtpUtf8?: boolean;
 }
 
 const ID = /^[a-z0-9]+-[a-f0-9]{16}$/;
+
+/** Whether `id` has the form of this spool's ids (what `newId()` makes). */
+export function isSpoolId(id: string): boolean {
+  return ID.test(id);
+}
 
 function errorCode(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
@@ -70,6 +79,7 @@ function isRecord(value: unknown, id: string): value is DeliveryRecord {
  *     DIR/tmp/…            files being written; discarded at open
  *     DIR/msg/ID.eml       the message, as it will be sent
  *     DIR/msg/ID.json      its delivery record
+ *     DIR/corrupt/NAME     queued messages that could not be read, set aside for people to look at
  *
  * A message is queued once `ID.json` has been renamed into `msg/` and `msg/` fsync'd, after
  * `ID.eml` was: at open, an `.eml` without its `.json` is a message nobody was told was queued,
@@ -148,8 +158,13 @@ export class Spool {
     return records.sort((a, b) => a.queuedAt - b.queuedAt);
   }
 
+  /** A random prefix for this run, and a counter: unique ids without a random draw per message. */
+  readonly #idPrefix = randomBytes(4).toString('hex');
+  #idCounter = 0;
+
   newId(): string {
-    return `${Date.now().toString(36)}-${randomBytes(8).toString('hex')}`;
+    this.#idCounter = (this.#idCounter + 1) >>> 0;
+    return `${Date.now().toString(36)}-${this.#idPrefix}${this.#idCounter.toString(16).padStart(8, '0')}`;
   }
 
   messagePath(id: string): string {
@@ -167,25 +182,6 @@ export class Spool {
       await handle.close();
     }
     await rename(tmp, this.messagePath(record.id));
-    await this.save(record);
-  }
-
-  /**
-   * Queues a message from a file that is already on disk and fsync'd (a pushed queue message):
-   * it is moved in, or copied when it lives on another file system, and the record follows.
-   */
-  async addFile(record: DeliveryRecord, path: string): Promise<void> {
-    const target = this.messagePath(record.id);
-    try {
-      await rename(path, target);
-    } catch (error) {
-      if (errorCode(error) !== 'EXDEV') throw error;
-      const tmp = join(this.#tmp, `${record.id}.eml`);
-      await copyFile(path, tmp, constants.COPYFILE_EXCL);
-      await syncFile(tmp);
-      await rename(tmp, target);
-      await unlink(path);
-    }
     await this.save(record);
   }
 
@@ -209,6 +205,33 @@ export class Spool {
     });
     await unlink(this.messagePath(id)).catch(() => {});
     await this.#syncer.sync();
+  }
+
+  /** Moves a file that cannot be delivered (no readable envelope) into `corrupt/`, durably; returns where it is now. */
+  async quarantine(path: string): Promise<string> {
+    const folder = join(this.dir, 'corrupt');
+    await mkdir(folder, { recursive: true });
+    const target = join(folder, `${basename(path)}.${randomBytes(4).toString('hex')}`);
+    try {
+      await rename(path, target);
+    } catch (error) {
+      if (errorCode(error) !== 'EXDEV') throw error;
+      await copyFile(path, target, constants.COPYFILE_EXCL);
+      await syncFile(target);
+    }
+    await syncFile(folder);
+    return target;
+  }
+
+  /** Keeps the bytes of an unreadable message that had no file (it was read from the queue's memory) under `corrupt/`. */
+  async quarantineBytes(name: string, data: Buffer): Promise<string> {
+    const folder = join(this.dir, 'corrupt');
+    await mkdir(folder, { recursive: true });
+    const target = join(folder, `${name}.${randomBytes(4).toString('hex')}`);
+    await writeFile(target, data, { flag: 'wx', mode: 0o600 });
+    await syncFile(target);
+    await syncFile(folder);
+    return target;
   }
 
   readMessage(id: string): Promise<Buffer> {
