@@ -9,7 +9,7 @@ import type { RecorderHook } from '../../fixtures/plugins/recorder.js';
 import { type LogRecord, openHost, tempDir } from '../../helpers/host.js';
 import { eventually, until } from '../../helpers/wait.js';
 import { ANON_DOMAIN, DOMAIN, MUC_DOMAIN, type Prosody, startProsody } from '../../peers/prosody.js';
-import { errorCondition, statusCodes, TestClient } from './client.js';
+import { statusCodes, TestClient } from './client.js';
 
 const NS_MUC_USER = 'http://jabber.org/protocol/muc#user';
 const LOBBY = `lobby@${MUC_DOMAIN}`;
@@ -175,6 +175,21 @@ describe('rooms', () => {
     expect(await plug().occupants(channel)).toEqual([]);
   });
 
+  it('keeps the occupant cap itself: whoever joins beyond it is removed', async () => {
+    const channel = await plug().createRoom({ password: 'pw-cap', maxOccupants: 1 });
+    const first = await anonymous();
+    const second = await anonymous();
+    expect(await first.join(channel.source, 'first', 'pw-cap')).toBe('joined');
+    await eventually('the first occupant', async () => ((await plug().occupants(channel)).length === 1 ? true : undefined));
+    expect(await second.join(channel.source, 'second', 'pw-cap')).toBe('joined');
+    const removed = await second.waitFor('removal', (s) => s.is('presence') && s.attrs.type === 'unavailable' && statusCodes(s).has('307'));
+    expect(removed.getChild('x', NS_MUC_USER)?.getChild('item')?.getChildText('reason')).toBe('The room is full');
+    await eventually('only the first left', async () => {
+      const nicks = (await plug().occupants(channel)).map((o) => o.nick);
+      return nicks.length === 1 && nicks[0] === 'first' ? true : undefined;
+    });
+  });
+
   it('kicks by real address and destroys the room', async () => {
     const channel = await plug().createRoom({ password: 'pw-kick' });
     const a = await anonymous();
@@ -236,6 +251,9 @@ describe('bridge', () => {
     const lab = host.plugs.get('lab') as LoopbackPlug;
     const ada = await anonymous();
     expect(await ada.join(LOBBY, 'ada')).toBe('joined');
+    // porter is present in the room with its status text.
+    const presence = await ada.waitFor("porter's presence", (s) => s.is('presence') && s.attrs.from === `${LOBBY}/porter`);
+    expect(presence.getChildText('status')).toBe('on duty');
     const hello = marker('hello from xmpp');
     await ada.say(LOBBY, hello);
     const copy = await lab.waitFor('desk', (m) => m.text?.toPlain() === hello, 15_000);
@@ -280,6 +298,18 @@ describe('reconnect', () => {
     await eventually('porter to see the client', async () =>
       (await plug().occupants(kept)).some((o) => o.address === client.jid) ? true : undefined,
     );
-    expect(errorCondition(client.stanzas[0]!)).toBeUndefined();
   }, 90_000);
+});
+
+describe('stop', () => {
+  it('leaves its rooms with the status text Clean Exit when porter stops', async () => {
+    const watcher = await anonymous();
+    expect(await watcher.join(LOBBY, 'watcher')).toBe('joined');
+    await host.close();
+    const gone = await watcher.waitFor(
+      'porter leaving',
+      (s) => s.is('presence') && s.attrs.from === `${LOBBY}/porter` && s.attrs.type === 'unavailable',
+    );
+    expect(gone.getChildText('status')).toBe('Clean Exit');
+  });
 });
