@@ -332,7 +332,7 @@ export class XmppPlug extends Plug<XmppConfig> implements RoomsCapable {
       room.occupants.delete(nick);
       // A new nick follows in an available presence: a rename, not a leave.
       if (codes.has(MUC_LEAVE_CODES.renamed) || !room.joined) return;
-      const kicked = MUC_LEAVE_CODES.kicked.some((c) => codes.has(c));
+      const kicked = MUC_LEAVE_CODES.kicked.some((c) => codes.has(c)) || !!stanza.getChild('x', NS_MUC_USER)?.getChild('destroy');
       const left: RoomUser = {
         ...this.#occupantUser(bare, nick, occupant?.address ?? bareOf(item?.jid)),
         clean: !kicked && status === this.config['clean-exit'],
