@@ -57,6 +57,8 @@ export interface XmppEvents {
   rejoined: [channel: Channel, outcome: RejoinOutcome];
 }
 
+const NS_STREAMS = 'http://etherx.jabber.org/streams';
+const NS_STARTTLS = 'urn:ietf:params:xml:ns:xmpp-tls';
 const MUC_LEAVE_CODES = { kicked: ['307', '301', '321', '322'], renamed: '303' };
 
 export class XmppPlug extends Plug<XmppConfig> implements RoomsCapable {
@@ -113,6 +115,7 @@ export class XmppPlug extends Plug<XmppConfig> implements RoomsCapable {
         this.log.warn({ err: error, stanza: stanza.toString().slice(0, 500) }, 'cannot handle stanza; ignored');
       }
     });
+    if (this.config.tls === 'starttls') this.#requireStarttls(xmpp);
     xmpp.on('disconnect', () => this.#onDisconnect());
     xmpp.on('online', () => {
       // The first time, start() itself carries on; after a reconnect this restores the rooms.
@@ -157,12 +160,6 @@ export class XmppPlug extends Plug<XmppConfig> implements RoomsCapable {
   /** After connecting: presence, STARTTLS check, the configured rooms and every room porter was in. */
   async #afterOnline(): Promise<void> {
     const xmpp = this.#connected();
-    if (this.config.tls === 'starttls' && !isEncrypted(xmpp)) {
-      await xmpp.stop().catch(() => {});
-      throw new PlugError(
-        `the server at ${serviceUrl(this.config).href} offered no STARTTLS (tls: starttls); refusing to log in unencrypted`,
-      );
-    }
     this.#online = true;
     this.#attempt = 0;
     const presence = presenceOfAccount(this.config.status);
@@ -184,6 +181,23 @@ export class XmppPlug extends Plug<XmppConfig> implements RoomsCapable {
         this.log.warn({ err: error, room }, 'cannot join room');
       }
     }
+  }
+
+  /**
+   * With `tls: starttls`, a stream whose features offer no STARTTLS is closed before anything is
+   * negotiated on it, so no credentials cross it unencrypted. This listener runs before the
+   * client's own negotiation, which then finds no features left to act on.
+   */
+  #requireStarttls(xmpp: Client): void {
+    xmpp.prependListener('element', (element: Element) => {
+      if (!element.is('features', NS_STREAMS) || isEncrypted(xmpp) || element.getChild('starttls', NS_STARTTLS)) return;
+      element.children = [];
+      xmpp.emit(
+        'error',
+        new PlugError(`the server at ${serviceUrl(this.config).href} offers no STARTTLS (tls: starttls); not logging in unencrypted`),
+      );
+      xmpp.disconnect().catch(() => {});
+    });
   }
 
   #onDisconnect(): void {
@@ -614,8 +628,8 @@ function bareOf(jid: string | undefined): string | undefined {
 }
 
 function isEncrypted(xmpp: Client): boolean {
-  const socket = (xmpp as unknown as { socket?: { encrypted?: boolean } }).socket;
-  return socket?.encrypted === true;
+  const socket = (xmpp as unknown as { socket?: { secure?: boolean; encrypted?: boolean } }).socket;
+  return socket?.secure === true || socket?.encrypted === true;
 }
 
 function messageOf(error: unknown): string {

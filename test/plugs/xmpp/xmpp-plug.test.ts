@@ -106,6 +106,31 @@ describe('config', () => {
   });
 });
 
+describe('tls', () => {
+  it('with tls: starttls, does not log in to a server that offers no STARTTLS', async () => {
+    const { dir: strictDir, remove } = await tempDir();
+    const { host: strict, records: logs } = await openHost(
+      {
+        plugs: {
+          chat: { path: 'xmpp.XmppPlug', config: { jid: `porterbot@${DOMAIN}`, password: 'bot-password', service: prosody.service } },
+        },
+      },
+      strictDir,
+    );
+    try {
+      await until(() => logs.some((r) => r.msg === 'plug failed to open; retrying'), 15_000);
+      const failure = logs.find((r) => r.msg === 'plug failed to open; retrying');
+      expect((failure?.err as { message?: string } | undefined)?.message).toMatch(
+        /offers no STARTTLS \(tls: starttls\); not logging in unencrypted/,
+      );
+      expect(strict.plugs.get('chat')?.state).not.toBe('active');
+    } finally {
+      await strict.close();
+      await remove();
+    }
+  });
+});
+
 describe('rooms', () => {
   it('declares rooms as a capability', async () => {
     const { isRoomsCapable } = await import('porter');
@@ -255,8 +280,9 @@ describe('bridge', () => {
     const presence = await ada.waitFor("porter's presence", (s) => s.is('presence') && s.attrs.from === `${LOBBY}/porter`);
     expect(presence.getChildText('status')).toBe('on duty');
     const hello = marker('hello from xmpp');
+    const copied = lab.waitFor('desk', (m) => m.text?.toPlain() === hello, 15_000);
     await ada.say(LOBBY, hello);
-    const copy = await lab.waitFor('desk', (m) => m.text?.toPlain() === hello, 15_000);
+    const copy = await copied;
     expect(displayName(copy.user!)).toBe('ada');
 
     const hi = marker('hi from the desk');
@@ -266,8 +292,9 @@ describe('bridge', () => {
 
     // A last line through the room: everything before it has been handled when it arrives.
     const last = marker('last');
+    const lastCopied = lab.waitFor('desk', (m) => m.text?.toPlain() === last, 15_000);
     await ada.say(LOBBY, last);
-    await lab.waitFor('desk', (m) => m.text?.toPlain() === last, 15_000);
+    await lastCopied;
     const desk = lab.history('desk').map((m) => m.text?.toPlain() ?? '');
     expect(desk.filter((t) => t.includes(hello))).toHaveLength(1);
     expect(desk.filter((t) => t.includes(hi))).toHaveLength(1);
