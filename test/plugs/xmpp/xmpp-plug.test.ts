@@ -1,6 +1,8 @@
 // The xmpp plug against Debian's Prosody, with real second clients: rooms created locked and
 // opened by configuration, passwords, invitations, kicks, destruction, real JIDs, clean and
 // lost leaves, a MUC room bridged to a loopback channel, reconnecting after a server restart.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { displayName, type Host, leftCleanly, type RoomUser, type SentMessage } from 'porter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoopbackPlug } from '../../../src/plugs/loopback/index.js';
@@ -108,6 +110,9 @@ describe('config', () => {
 
 describe('tls', () => {
   it('with tls: starttls, does not log in to a server that offers no STARTTLS', async () => {
+    const logins = async () =>
+      ((await readFile(join(prosody.dir, 'prosody.log'), 'utf8')).match(/Authenticated as porterbot@/g) ?? []).length;
+    const before = await logins();
     const { dir: strictDir, remove } = await tempDir();
     const { host: strict, records: logs } = await openHost(
       {
@@ -124,6 +129,8 @@ describe('tls', () => {
         /offers no STARTTLS \(tls: starttls\); not logging in unencrypted/,
       );
       expect(strict.plugs.get('chat')?.state).not.toBe('active');
+      // Nothing was negotiated on the plain stream: the server saw no login.
+      expect(await logins()).toBe(before);
     } finally {
       await strict.close();
       await remove();
