@@ -22,6 +22,8 @@ export interface Prosody {
   readonly port: number;
   /** `xmpp://127.0.0.1:PORT`. */
   readonly service: string;
+  /** The same server over WebSocket: `ws://127.0.0.1:HTTPPORT/xmpp-websocket`. */
+  readonly websocket: string;
   readonly pid: number | undefined;
   /** Creates an account `name@localhost`. */
   register(name: string, password: string): Promise<void>;
@@ -132,6 +134,7 @@ export async function startProsody(): Promise<Prosody> {
     dir,
     port,
     service: `xmpp://127.0.0.1:${port}`,
+    websocket: `ws://127.0.0.1:${httpPort}/xmpp-websocket`,
     get pid() {
       return child?.pid;
     },

@@ -84,6 +84,7 @@ export class XmppPlug extends Plug<XmppConfig> implements RoomsCapable {
   #reconnectTimer: NodeJS.Timeout | undefined;
   #attempt = 0;
   #online = false;
+  #status = '';
 
   get nick(): string {
     return this.config.nick ?? (this.config.jid.split('@')[0] as string);
@@ -96,8 +97,10 @@ export class XmppPlug extends Plug<XmppConfig> implements RoomsCapable {
 
   protected override async start(): Promise<void> {
     this.#stopping = false;
+    this.#status = this.config.status;
     const [username, domain] = this.config.jid.split('@') as [string, string];
     const url = serviceUrl(this.config);
+    if (url.protocol.startsWith('ws')) await provideWebSocket();
     const xmpp = client({
       service: `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}`,
       domain,
@@ -162,7 +165,7 @@ export class XmppPlug extends Plug<XmppConfig> implements RoomsCapable {
     const xmpp = this.#connected();
     this.#online = true;
     this.#attempt = 0;
-    const presence = presenceOfAccount(this.config.status);
+    const presence = presenceOfAccount(this.#status);
     await xmpp.send(presence);
     this.log.info({ jid: xmpp.jid?.toString() }, 'online');
     this.events.emit('online');
@@ -236,6 +239,16 @@ export class XmppPlug extends Plug<XmppConfig> implements RoomsCapable {
     const xmpp = this.#xmpp;
     if (xmpp?.status !== 'online') throw new PlugError(`plug "${this.name}" is not connected to ${serviceUrl(this.config).href}`);
     return xmpp;
+  }
+
+  /** Changes porter's presence status text, for the account and in every room it is in. */
+  async setStatus(text: string): Promise<void> {
+    const xmpp = this.#connected();
+    this.#status = text;
+    await xmpp.send(presenceOfAccount(text));
+    for (const [room, state] of this.#rooms) {
+      if (state.joined) await xmpp.send(xml('presence', { to: `${room}/${this.nick}` }, ...(text ? [xml('status', {}, text)] : [])));
+    }
   }
 
   // ---- messages ----------------------------------------------------------------------------
@@ -579,7 +592,7 @@ export class XmppPlug extends Plug<XmppConfig> implements RoomsCapable {
           reject(error);
         },
       });
-      xmpp.send(joinPresence(room, this.nick, password, this.config.status)).catch((error: unknown) => {
+      xmpp.send(joinPresence(room, this.nick, password, this.#status)).catch((error: unknown) => {
         this.#joins.get(room)?.reject(new PlugError(`cannot join room ${room}: ${messageOf(error)}`, { cause: error }));
         this.#joins.delete(room);
       });
@@ -634,4 +647,14 @@ function isEncrypted(xmpp: Client): boolean {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The client's WebSocket transport uses the global `WebSocket`, which Node 20 offers only behind
+ * a flag: where it is missing, the `ws` package's compatible class stands in.
+ */
+async function provideWebSocket(): Promise<void> {
+  if (typeof globalThis.WebSocket === 'function') return;
+  const { WebSocket } = await import('ws');
+  Object.assign(globalThis, { WebSocket });
 }

@@ -84,6 +84,11 @@ export class TestClient {
     await this.#xmpp.send(xml('message', { to: room, type: 'groupchat' }, xml('body', {}, text)));
   }
 
+  /** Sends a one-to-one chat message. */
+  async chat(to: string, text: string): Promise<void> {
+    await this.#xmpp.send(xml('message', { to, type: 'chat' }, xml('body', {}, text)));
+  }
+
   /** Leaves `room` with a status text (a helpline client's clean exit says `Clean Exit`). */
   async leave(room: string, nick: string, status?: string): Promise<void> {
     const presence = xml('presence', { to: `${room}/${nick}`, type: 'unavailable' });

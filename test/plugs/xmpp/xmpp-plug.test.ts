@@ -3,7 +3,7 @@
 // lost leaves, a MUC room bridged to a loopback channel, reconnecting after a server restart.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { displayName, type Host, leftCleanly, type RoomUser, type SentMessage } from 'porter';
+import { displayName, type Host, leftCleanly, RichText, type RoomUser, type SentMessage } from 'porter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoopbackPlug } from '../../../src/plugs/loopback/index.js';
 import { type XmppPlug, xmppConfigSchema } from '../../../src/plugs/xmpp/index.js';
@@ -133,6 +133,43 @@ describe('tls', () => {
       expect(await logins()).toBe(before);
     } finally {
       await strict.close();
+      await remove();
+    }
+  });
+});
+
+describe('websocket', () => {
+  it('connects over WebSocket and joins its rooms', async () => {
+    const { dir: wsDir, remove } = await tempDir();
+    const room = `${marker('ws')}@${MUC_DOMAIN}`;
+    const { host: other } = await openHost(
+      {
+        plugs: {
+          chat: {
+            path: 'xmpp.XmppPlug',
+            config: {
+              jid: `staff@${DOMAIN}`,
+              password: 'staff-password',
+              service: prosody.websocket,
+              tls: 'none',
+              resource: 'ws',
+              rooms: [room],
+            },
+          },
+        },
+      },
+      wsDir,
+    );
+    try {
+      const wsPlug = other.plugs.get('chat') as XmppPlug;
+      await until(() => wsPlug.online, 15_000);
+      const client = await anonymous();
+      expect(await client.join(room, 'visitor')).toBe('joined');
+      await eventually('the visitor seen over WebSocket', async () =>
+        (await wsPlug.occupants(wsPlug.channel(room))).some((o) => o.nick === 'visitor') ? true : undefined,
+      );
+    } finally {
+      await other.close();
       await remove();
     }
   });
@@ -305,6 +342,37 @@ describe('bridge', () => {
     const desk = lab.history('desk').map((m) => m.text?.toPlain() ?? '');
     expect(desk.filter((t) => t.includes(hello))).toHaveLength(1);
     expect(desk.filter((t) => t.includes(hi))).toHaveLength(1);
+  });
+});
+
+describe('one-to-one', () => {
+  it('carries a one-to-one chat as a private channel, both ways', async () => {
+    const person = await staff();
+    const text = marker('a private word');
+    await person.chat(`porterbot@${DOMAIN}`, text);
+    await until(() => seen().some((m) => m.text?.toPlain() === text), 15_000);
+    const received = seen().find((m) => m.text?.toPlain() === text)!;
+    expect(received.channel.source).toBe(`staff@${DOMAIN}`);
+    expect(received.user?.username).toBe('staff');
+    expect(await plug().channelIsPrivate(received.channel)).toBe(true);
+    expect(await plug().channelIsPrivate(host.channelByName('lobby')!)).toBe(false);
+
+    const answer = marker('an answer');
+    const arrived = person.waitFor('the answer', (s) => s.is('message') && s.getChildText('body') === answer);
+    await host.send(received.channel, { text: RichText.plain(answer) });
+    expect((await arrived).attrs.type).toBe('chat');
+  });
+
+  it('changes its status text in its rooms', async () => {
+    const watcher = await anonymous();
+    expect(await watcher.join(LOBBY, 'status-watcher')).toBe('joined');
+    await plug().setStatus('back in five');
+    const changed = await watcher.waitFor(
+      'the new status',
+      (s) => s.is('presence') && s.attrs.from === `${LOBBY}/porter` && s.getChildText('status') === 'back in five',
+    );
+    expect(changed.attrs.type).toBeUndefined();
+    await plug().setStatus('on duty');
   });
 });
 
