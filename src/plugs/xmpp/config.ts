@@ -38,6 +38,8 @@ export const xmppConfigSchema = z
       .default({ min: 1, max: 60 }),
     /** starttls: plain connection upgraded, and refused when the server offers no STARTTLS; direct: TLS from the start; none: no TLS (loopback only). */
     tls: z.enum(['starttls', 'direct', 'none']).default('starttls'),
+    /** Seconds between pings to the server, which notice a connection that died silently; 0: none. */
+    keepalive: z.number().min(0).default(60),
     /** Seconds to wait for the server's answer to a join or a request. */
     timeout: z.number().positive().default(10),
   })

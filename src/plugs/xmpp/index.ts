@@ -85,6 +85,7 @@ export class XmppPlug extends Plug<XmppConfig> implements RoomsCapable {
   #attempt = 0;
   #online = false;
   #status = '';
+  #keepalive: NodeJS.Timeout | undefined;
 
   get nick(): string {
     return this.config.nick ?? (this.config.jid.split('@')[0] as string);
@@ -138,6 +139,7 @@ export class XmppPlug extends Plug<XmppConfig> implements RoomsCapable {
 
   protected override async stop(): Promise<void> {
     this.#stopping = true;
+    clearInterval(this.#keepalive);
     clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;
     const xmpp = this.#xmpp;
@@ -165,6 +167,7 @@ export class XmppPlug extends Plug<XmppConfig> implements RoomsCapable {
     const xmpp = this.#connected();
     this.#online = true;
     this.#attempt = 0;
+    this.#startKeepalive(xmpp);
     const presence = presenceOfAccount(this.#status);
     await xmpp.send(presence);
     this.log.info({ jid: xmpp.jid?.toString() }, 'online');
@@ -203,7 +206,31 @@ export class XmppPlug extends Plug<XmppConfig> implements RoomsCapable {
     });
   }
 
+  /** Pings the server now and then: only a ping left unanswered shows a connection that died without a word. */
+  #startKeepalive(xmpp: Client): void {
+    clearInterval(this.#keepalive);
+    if (this.config.keepalive === 0) return;
+    let waiting = false;
+    this.#keepalive = setInterval(() => {
+      if (waiting || xmpp.status !== 'online') return;
+      waiting = true;
+      const ping = xml('iq', { type: 'get', to: this.config.jid.split('@')[1] as string }, xml('ping', { xmlns: 'urn:xmpp:ping' }));
+      xmpp.iqCaller
+        .request(ping, this.config.timeout * 1000)
+        .catch((error: unknown) => {
+          // An error answer (a server without ping) still proves the connection alive.
+          if ((error as { condition?: string }).condition !== undefined || xmpp.status !== 'online') return;
+          this.log.warn({ timeoutS: this.config.timeout }, 'no answer to a ping; dropping the connection to reconnect');
+          dropSocket(xmpp);
+        })
+        .finally(() => {
+          waiting = false;
+        });
+    }, this.config.keepalive * 1000);
+  }
+
   #onDisconnect(): void {
+    clearInterval(this.#keepalive);
     if (this.#stopping) return;
     const wasOnline = this.#online;
     this.#online = false;
@@ -230,7 +257,9 @@ export class XmppPlug extends Plug<XmppConfig> implements RoomsCapable {
         .then(() => xmpp.open({ domain: domain as string, lang }))
         .catch((error: unknown) => {
           this.log.debug({ err: error }, 'reconnect attempt failed');
-          if (xmpp.status !== 'disconnect') this.#scheduleReconnect();
+          // A server that accepted the socket but never answered: let go of it before trying again.
+          if (xmpp.status !== 'disconnect') dropSocket(xmpp);
+          this.#scheduleReconnect();
         });
     }, delayMs);
   }
@@ -259,6 +288,9 @@ export class XmppPlug extends Plug<XmppConfig> implements RoomsCapable {
     const xmpp = this.#connected();
     const room = this.#rooms.get(channel.source);
     if (room && !room.joined) throw new PlugError(`cannot send to ${channel.key}: porter is not in the room now`);
+    if (!room && this.config.muc && channel.source.endsWith(`@${this.config.muc}`)) {
+      throw new PlugError(`cannot send to ${channel.key}: porter is not in that room (list it under rooms in the config of plug "${this.name}")`);
+    }
     const id = randomBytes(9).toString('base64url');
     const stanza = xml('message', { to: channel.source, type: room ? 'groupchat' : 'chat', id }, xml('body', {}, body));
     await xmpp.send(stanza);
@@ -657,4 +689,14 @@ async function provideWebSocket(): Promise<void> {
   if (typeof globalThis.WebSocket === 'function') return;
   const { WebSocket } = await import('ws');
   Object.assign(globalThis, { WebSocket });
+}
+
+/** Ends the connection's socket at once, without a closing handshake the other side may never answer. */
+function dropSocket(xmpp: Client): void {
+  type Closable = { destroy?(): void; close?(): void; socket?: Closable | null };
+  const socket = (xmpp as unknown as { socket?: Closable | null }).socket;
+  const inner = socket?.socket;
+  if (typeof socket?.destroy === 'function') socket.destroy();
+  else if (typeof inner?.destroy === 'function') inner.destroy();
+  else if (typeof inner?.close === 'function') inner.close();
 }

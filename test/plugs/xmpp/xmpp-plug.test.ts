@@ -377,6 +377,42 @@ describe('one-to-one', () => {
 });
 
 describe('reconnect', () => {
+  it('notices a server that stopped answering, and reconnects once it answers again', async () => {
+    const { dir: otherDir, remove } = await tempDir();
+    const config = {
+      jid: `staff@${DOMAIN}`,
+      password: 'staff-password',
+      service: prosody.service,
+      tls: 'none',
+      resource: 'keepalive',
+      keepalive: 0.5,
+      timeout: 1,
+      reconnect: { min: 0.2, max: 1 },
+    };
+    const { host: other, records: logs } = await openHost({ plugs: { chat: { path: 'xmpp.XmppPlug', config } } }, otherDir);
+    const pid = prosody.pid!;
+    try {
+      const watched = other.plugs.get('chat') as XmppPlug;
+      await until(() => watched.online, 15_000);
+      let offline = false;
+      watched.events.on('offline', () => {
+        offline = true;
+      });
+      const mark = logs.length;
+      process.kill(pid, 'SIGSTOP');
+      try {
+        await until(() => logs.slice(mark).some((r) => r.msg === 'no answer to a ping; dropping the connection to reconnect'), 20_000);
+        await until(() => offline && !watched.online, 20_000);
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+      await until(() => watched.online, 30_000);
+    } finally {
+      await other.close();
+      await remove();
+    }
+  }, 90_000);
+
   it('reconnects with backoff after the server restarts and rejoins its rooms with their passwords', async () => {
     const kept = await plug().createRoom({ password: 'pw-kept', persistent: true });
     const lost = await plug().createRoom({ password: 'pw-lost' });
