@@ -53,7 +53,7 @@ export interface XmppEvents {
   online: [];
   /** The connection was lost; a reconnect is scheduled in `delayMs`. */
   offline: [delayMs: number];
-  /** A room was joined again after a reconnect. */
+  /** A configured or remembered room was joined, at start or after a reconnect. */
   rejoined: [channel: Channel, outcome: RejoinOutcome];
 }
 
@@ -162,7 +162,7 @@ export class XmppPlug extends Plug<XmppConfig> implements RoomsCapable {
 
   // ---- connection --------------------------------------------------------------------------
 
-  /** After connecting: presence, STARTTLS check, the configured rooms and every room porter was in. */
+  /** After connecting: presence, keepalive, then the configured rooms and every room porter was in, with their passwords. */
   async #afterOnline(): Promise<void> {
     const xmpp = this.#connected();
     this.#online = true;
@@ -289,7 +289,9 @@ export class XmppPlug extends Plug<XmppConfig> implements RoomsCapable {
     const room = this.#rooms.get(channel.source);
     if (room && !room.joined) throw new PlugError(`cannot send to ${channel.key}: porter is not in the room now`);
     if (!room && this.config.muc && channel.source.endsWith(`@${this.config.muc}`)) {
-      throw new PlugError(`cannot send to ${channel.key}: porter is not in that room (list it under rooms in the config of plug "${this.name}")`);
+      throw new PlugError(
+        `cannot send to ${channel.key}: porter is not in that room (list it under rooms in the config of plug "${this.name}")`,
+      );
     }
     const id = randomBytes(9).toString('base64url');
     const stanza = xml('message', { to: channel.source, type: room ? 'groupchat' : 'chat', id }, xml('body', {}, body));
