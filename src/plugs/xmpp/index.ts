@@ -51,7 +51,7 @@ interface PendingJoin {
 export interface XmppEvents {
   /** Connected and authenticated (at start and after each reconnect). */
   online: [];
-  /** The connection was lost; a reconnect is scheduled in `delayMs`. */
+  /** The connection is down; the next reconnect attempt is in `delayMs`. */
   offline: [delayMs: number];
   /** A configured or remembered room was joined, at start or after a reconnect. */
   rejoined: [channel: Channel, outcome: RejoinOutcome];
