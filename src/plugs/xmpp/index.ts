@@ -316,6 +316,8 @@ export class XmppPlug extends Plug<XmppConfig> implements RoomsCapable {
 
   #onMessage(stanza: Element): void {
     const from = String(stanza.attrs.from ?? '');
+    // Without a sender it comes from porter's own server (a notice), not from a channel.
+    if (!from.includes('@')) return;
     const [bare, resource] = splitJid(from);
     const type = String(stanza.attrs.type ?? 'normal');
     if (type === 'error') {
@@ -507,6 +509,12 @@ export class XmppPlug extends Plug<XmppConfig> implements RoomsCapable {
 
   async configureRoom(channel: Channel, options: RoomOptions): Promise<void> {
     const room = this.#joinedRoom(channel, 'configure');
+    for (const key of ['maxOccupants', 'historyLength'] as const) {
+      const value = options[key];
+      if (value !== undefined && !(Number.isInteger(value) && value >= 0)) {
+        throw new PlugError(`cannot configure room ${channel.source}: ${key} must be a whole number ≥ 0, not ${value}`);
+      }
+    }
     const xmpp = this.#connected();
     const jid = channel.source;
     try {
@@ -543,6 +551,7 @@ export class XmppPlug extends Plug<XmppConfig> implements RoomsCapable {
   }
 
   async rejoinRoom(channel: Channel, password: string): Promise<RejoinOutcome> {
+    if (channel.plug !== this) throw new PlugError(`cannot rejoin ${channel.key}: it is not a channel of plug "${this.name}"`);
     const jid = channel.source;
     let room = this.#rooms.get(jid);
     if (room?.joined) {

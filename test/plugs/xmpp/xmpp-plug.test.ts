@@ -294,6 +294,8 @@ describe('rooms', () => {
     expect(records.some((r) => r.msg === 'the server refused the room configuration' && r.condition === 'forbidden')).toBe(true);
 
     await expect(plug().createRoom({ name: 'bad name', password: 'x' })).rejects.toThrow(/not a valid room name/);
+    await expect(plug().createRoom({ password: 'x', maxOccupants: -1 })).rejects.toThrow(/maxOccupants must be a whole number/);
+    await expect(plug().invite(host.channelByName('lobby')!, 'not a jid')).rejects.toThrow(/not a JID/);
 
     const room = await plug().createRoom({ password: 'right' });
     const guest = await anonymous();
