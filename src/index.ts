@@ -47,6 +47,15 @@ export {
 } from './core/message.js';
 export { Openable, OpenState } from './core/openable.js';
 export { NO_CAPABILITIES, Plug, type PlugCapabilities, type PlugClass } from './core/plug.js';
+export {
+  isRoomsCapable,
+  leftCleanly,
+  type RejoinOutcome,
+  type RoomOccupant,
+  type RoomOptions,
+  type RoomsCapable,
+  type RoomUser,
+} from './core/rooms.js';
 export type { Bus, BusHandler } from './services/bus/index.js';
 export type { HttpService } from './services/http/index.js';
 export type { Store } from './services/store/index.js';
