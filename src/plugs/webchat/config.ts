@@ -40,7 +40,7 @@ export const webChatConfigSchema = z
     'max-frame': z.number().int().min(256).default(16_384),
     /** Frames per second a session may send (bursts of twice as many); more are refused with an error frame. */
     rate: z.number().positive().default(5),
-    /** Open connections from one IP address; more are refused (HTTP 503). */
+    /** Open connections, and live sessions, from one IP address; more are refused (HTTP 503, or a too-many error). */
     'sessions-per-ip': z.number().int().min(1).default(20),
     /** Seconds between pings; a socket that missed the previous pong counts as dropped. */
     ping: z.number().positive().default(20),

@@ -88,7 +88,10 @@ export class WebChatPlug extends Plug<WebChatConfig> implements RoomsCapable {
   readonly #sessions = new Map<string, Set<Session>>();
   readonly #tokens = new Map<string, Session>();
   readonly #conns = new Set<Conn>();
+  /** Open connections by IP address. */
   readonly #perIp = new Map<string, number>();
+  /** Live sessions (connected or within their grace period) by IP address. */
+  readonly #sessionsPerIp = new Map<string, number>();
   #wss: WebSocketServer | undefined;
   #pingTimer: NodeJS.Timeout | undefined;
   #accepting = false;
@@ -155,6 +158,7 @@ export class WebChatPlug extends Plug<WebChatConfig> implements RoomsCapable {
     for (const sessions of this.#sessions.values()) for (const s of sessions) clearTimeout(s.graceTimer);
     this.#sessions.clear();
     this.#tokens.clear();
+    this.#sessionsPerIp.clear();
     for (const room of this.#rooms.values()) room.occupants.clear();
     await Promise.all(closed);
   }
@@ -173,14 +177,12 @@ export class WebChatPlug extends Plug<WebChatConfig> implements RoomsCapable {
       refuseUpgrade(socket, 503, 'too many connections from this address');
       return;
     }
-    this.#perIp.set(ip, (this.#perIp.get(ip) ?? 0) + 1);
+    count(this.#perIp, ip, 1);
     let counted = true;
     const uncount = () => {
       if (!counted) return;
       counted = false;
-      const n = (this.#perIp.get(ip) ?? 1) - 1;
-      if (n > 0) this.#perIp.set(ip, n);
-      else this.#perIp.delete(ip);
+      count(this.#perIp, ip, -1);
     };
     socket.once('close', uncount);
     wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, ip, uncount));
@@ -360,6 +362,11 @@ export class WebChatPlug extends Plug<WebChatConfig> implements RoomsCapable {
       for (const text of session.backlog.splice(0)) if (conn.socket.readyState === conn.socket.OPEN) conn.socket.send(text);
       return;
     }
+    // Sessions outlive their sockets, so they are limited too: else connect, hello, drop, repeat would pile them up.
+    if ((this.#sessionsPerIp.get(conn.ip) ?? 0) >= this.config['sessions-per-ip']) {
+      fail('too-many', 'too many sessions from this address: end one (bye) or wait for one to expire');
+      return;
+    }
     let staff: WebChatConfig['staff'][number] | undefined;
     if (frame.username !== undefined || frame.password !== undefined) {
       staff = this.config.staff.find((s) => s.username === frame.username);
@@ -381,6 +388,7 @@ export class WebChatPlug extends Plug<WebChatConfig> implements RoomsCapable {
       backlog: [],
     };
     conn.session = session;
+    count(this.#sessionsPerIp, conn.ip, 1);
     this.#tokens.set(session.token, session);
     let same = this.#sessions.get(session.address);
     if (!same) {
@@ -508,7 +516,7 @@ export class WebChatPlug extends Plug<WebChatConfig> implements RoomsCapable {
       const occupant = room && occupantOf(room, session);
       if (room && occupant) this.#removeOccupant(room, occupant, { clean });
     }
-    this.#tokens.delete(session.token);
+    if (this.#tokens.delete(session.token)) count(this.#sessionsPerIp, session.ip, -1);
     const same = this.#sessions.get(session.address);
     same?.delete(session);
     if (same?.size === 0) this.#sessions.delete(session.address);
@@ -659,6 +667,13 @@ export class WebChatPlug extends Plug<WebChatConfig> implements RoomsCapable {
     }
     return room;
   }
+}
+
+/** Adds `delta` to the count under `key`, forgetting keys that reach zero. */
+function count(counts: Map<string, number>, key: string, delta: number): void {
+  const n = (counts.get(key) ?? 0) + delta;
+  if (n > 0) counts.set(key, n);
+  else counts.delete(key);
 }
 
 function newRoom(name: string, options: RoomOptions): Room {

@@ -56,6 +56,7 @@ export type ErrorCode =
   | 'conflict'
   | 'rate-limited'
   | 'resume-failed'
+  | 'too-many'
   | 'hello-first';
 
 /** Someone in a room as a client sees them; `address` only when the viewer is staff. */

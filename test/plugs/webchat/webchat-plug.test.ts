@@ -417,15 +417,27 @@ describe('limits', () => {
       // The one that closed frees its place; porter serves on.
       await more[0]!.close();
       const plugged = limited.plugs.get('web') as WebChatPlug;
-      await eventually('a free place', async () => {
-        try {
-          const c = await connected(base);
-          opened.push(c);
-          return c;
-        } catch {
-          return undefined;
-        }
-      });
+      const place = () =>
+        eventually('a free place', async () => {
+          try {
+            const c = await ChatClient.connect(base);
+            opened.push(c);
+            return c;
+          } catch {
+            return undefined;
+          }
+        });
+      expect((await (await place()).hello()).type).toBe('welcome');
+      // Sessions outlive their sockets for the grace period, and count against the address too.
+      chatty.drop();
+      more[1]!.drop();
+      const third = await place();
+      expect((await third.hello()).type).toBe('welcome');
+      third.drop();
+      await until(() => plugged.counts.connections < 3);
+      const fourth = await place();
+      expect(await fourth.hello()).toMatchObject({ type: 'error', code: 'too-many' });
+      expect(plugged.counts.sessions).toBe(3);
       expect(plugged.state).toBe('active');
     } finally {
       for (const c of opened) c.drop();
