@@ -744,8 +744,12 @@ function rawText(data: RawData): string {
   return Buffer.from(data as ArrayBuffer).toString('utf8');
 }
 
+// Message ids: unique across restarts (the sync hook's map in the store relies on it) without
+// asking the kernel for random bytes on every message.
+const ID_PREFIX = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}-`;
+let idCounter = 0;
 function newId(): string {
-  return randomBytes(9).toString('base64url');
+  return `${ID_PREFIX}${(++idCounter).toString(36)}`;
 }
 
 function messageOf(error: unknown): string {
