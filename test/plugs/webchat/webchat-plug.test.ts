@@ -39,7 +39,7 @@ beforeAll(async () => {
       plugs: {
         web: {
           path: 'webchat.WebChatPlug',
-          config: { staff: [{ ...STAFF, name: 'Sam' }], rooms: [{ name: 'lobby' }], grace: 60, 'sessions-per-ip': 200 },
+          config: { staff: [{ ...STAFF, name: 'Sam' }], rooms: [{ name: 'lobby' }], grace: 60, 'sessions-per-ip': 200, rate: 50 },
         },
         quick: { path: 'webchat.WebChatPlug', config: { path: '/quick/ws', grace: 0.2 } },
         lab: { path: 'loopback.LoopbackPlug', config: { users: [{ id: 'tim', name: 'Tim' }] } },
@@ -181,6 +181,17 @@ describe('rooms', () => {
     await expect(plug().createRoom({ name: 'Bad Name', password: 'x' })).rejects.toThrow(/not a valid room name/);
   });
 
+  it('lets into a members-only room only those invited, and staff', async () => {
+    const channel = await plug().createRoom({ password: 'pw-members', membersOnly: true });
+    const invited = await client();
+    const uninvited = await client();
+    const sam = await client(STAFF);
+    expect(await uninvited.join(channel.source, 'pw-members')).toBe('forbidden');
+    await plug().invite(channel, invited.address);
+    expect(await invited.join(channel.source, 'pw-members')).toBe('joined');
+    expect(await sam.join(channel.source, 'pw-members')).toBe('joined');
+  });
+
   it('refuses a nick taken in the room', async () => {
     const channel = await plug().createRoom({ password: '' });
     const a = await client({ nick: 'same' });
@@ -310,8 +321,15 @@ describe('leaving', () => {
     expect((await plug().occupants(channel)).map((o) => o.nick).sort()).toEqual(['roaming', 'staying']);
     expect(seen().some((m) => m.channel === channel && m.left?.length)).toBe(false);
 
+    // A second resume while this socket is still open takes the session over and closes the older socket.
+    const again = await ChatClient.connect(url());
+    clients.push(again);
+    expect(await again.hello({ resume: roaming.token })).toMatchObject({ type: 'welcome', resumed: true });
+    await until(() => back.closedWith !== undefined);
+    expect(back.closedWith).toBe(4001);
+
     // A bye is a clean leave of every room.
-    expect(await back.request({ type: 'bye' })).toMatchObject({ type: 'bye' });
+    expect(await again.request({ type: 'bye' })).toMatchObject({ type: 'bye' });
     await until(() => seen().some((m) => m.channel === channel && m.left?.[0]?.username === 'roaming'));
     expect(leftCleanly(seen().find((m) => m.channel === channel && m.left?.length)!.left![0]!)).toBe(true);
   });
@@ -391,7 +409,10 @@ describe('limits', () => {
       {
         http: { listen: '127.0.0.1:0' },
         plugs: {
-          web: { path: 'webchat.WebChatPlug', config: { 'max-frame': 512, rate: 2, 'sessions-per-ip': 3, rooms: [{ name: 'hall' }] } },
+          web: {
+            path: 'webchat.WebChatPlug',
+            config: { 'max-frame': 512, rate: 2, 'sessions-per-ip': 3, grace: 600, rooms: [{ name: 'hall' }] },
+          },
         },
       },
       limitDir,
