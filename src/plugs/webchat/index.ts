@@ -220,7 +220,12 @@ export class WebChatPlug extends Plug<WebChatConfig> implements RoomsCapable {
         continue;
       }
       conn.alive = false;
-      conn.socket.ping();
+      try {
+        conn.socket.ping();
+      } catch (error) {
+        this.log.debug({ err: error }, 'cannot ping a web chat socket');
+        conn.socket.terminate();
+      }
     }
   }
 
@@ -582,7 +587,7 @@ export class WebChatPlug extends Plug<WebChatConfig> implements RoomsCapable {
   async configureRoom(channel: Channel, options: RoomOptions): Promise<void> {
     const room = this.#room(channel, 'configure');
     checkOptions(room.name, options);
-    room.options = { ...options, ...(options.name === undefined ? {} : { name: room.name }) };
+    room.options = options;
     // Porter keeps the cap: whoever came last beyond a lowered cap is removed.
     const max = options.maxOccupants;
     if (max !== undefined) {
