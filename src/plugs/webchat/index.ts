@@ -308,8 +308,7 @@ export class WebChatPlug extends Plug<WebChatConfig> implements RoomsCapable {
         this.#join(session, frame, fail);
         return;
       case 'leave': {
-        const room = this.#rooms.get(frame.room);
-        const occupant = room && occupantOf(room, session);
+        const { room, occupant } = this.#inRoom(session, frame.room) ?? {};
         if (!room || !occupant) {
           fail('not-in-room', `you are not in room ${frame.room}`);
           return;
@@ -322,8 +321,7 @@ export class WebChatPlug extends Plug<WebChatConfig> implements RoomsCapable {
         this.#say(session, frame, fail);
         return;
       case 'typing': {
-        const room = this.#rooms.get(frame.room);
-        const occupant = room && occupantOf(room, session);
+        const { room, occupant } = this.#inRoom(session, frame.room) ?? {};
         if (!room || !occupant) {
           fail('not-in-room', `you are not in room ${frame.room}`);
           return;
@@ -471,8 +469,7 @@ export class WebChatPlug extends Plug<WebChatConfig> implements RoomsCapable {
       this.receive({ id, channel: this.channel(session.address), at, text: RichText.plain(frame.text), user });
       return;
     }
-    const room = this.#rooms.get(frame.room);
-    const occupant = room && occupantOf(room, session);
+    const { room, occupant } = this.#inRoom(session, frame.room) ?? {};
     if (!room || !occupant) {
       fail('not-in-room', `you are not in room ${frame.room}`);
       return;
@@ -480,6 +477,13 @@ export class WebChatPlug extends Plug<WebChatConfig> implements RoomsCapable {
     const line: ChatLine = { id, room: room.name, from: occupant.nick, text: frame.text, at: at.toISOString() };
     this.#broadcastLine(room, line, session, frame.id);
     this.receive({ id, channel: this.channel(room.name), at, text: RichText.plain(frame.text), user: this.#roomUser(room, occupant) });
+  }
+
+  /** The room of that name and the session's place in it, when it is there. */
+  #inRoom(session: Session, name: string): { room: Room; occupant: Occupant } | undefined {
+    const room = this.#rooms.get(name);
+    const occupant = room && occupantOf(room, session);
+    return room && occupant ? { room, occupant } : undefined;
   }
 
   #broadcastLine(room: Room, line: ChatLine, sender?: Session, senderRef?: string): void {
