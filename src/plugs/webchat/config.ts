@@ -42,6 +42,8 @@ export const webChatConfigSchema = z
     rate: z.number().positive().default(5),
     /** Open connections, and live sessions, from one IP address; more are refused (HTTP 503, or a too-many error). */
     'sessions-per-ip': z.number().int().min(1).default(20),
+    /** Take the client's address from the last entry of X-Forwarded-For (set by a reverse proxy porter sits behind). */
+    'trust-proxy': z.boolean().default(false),
     /** Seconds between pings; a socket that missed the previous pong counts as dropped. */
     ping: z.number().positive().default(20),
   })

@@ -171,7 +171,7 @@ export class WebChatPlug extends Plug<WebChatConfig> implements RoomsCapable {
       refuseUpgrade(socket, 503, 'the web chat is closed');
       return;
     }
-    const ip = request.socket.remoteAddress ?? 'unknown';
+    const ip = (this.config['trust-proxy'] && forwardedFor(request)) || request.socket.remoteAddress || 'unknown';
     if ((this.#perIp.get(ip) ?? 0) >= this.config['sessions-per-ip']) {
       this.log.warn({ ip }, 'too many connections from one address; refused');
       refuseUpgrade(socket, 503, 'too many connections from this address');
@@ -676,6 +676,14 @@ export class WebChatPlug extends Plug<WebChatConfig> implements RoomsCapable {
     }
     return room;
   }
+}
+
+/** The address the nearest proxy saw the client come from: the last entry of X-Forwarded-For. */
+function forwardedFor(request: IncomingMessage): string | undefined {
+  const header = request.headers['x-forwarded-for'];
+  const value = Array.isArray(header) ? header.at(-1) : header;
+  const last = value?.split(',').at(-1)?.trim();
+  return last || undefined;
 }
 
 /** Adds `delta` to the count under `key`, forgetting keys that reach zero. */

@@ -29,9 +29,9 @@ export class ChatClient {
   }
 
   /** Opens a socket to `url`; rejects with the HTTP status when the upgrade is refused. */
-  static connect(url: string): Promise<ChatClient> {
+  static connect(url: string, headers: Record<string, string> = {}): Promise<ChatClient> {
     return new Promise((resolve, reject) => {
-      const socket = new WebSocket(url);
+      const socket = new WebSocket(url, { headers });
       socket.once('open', () => resolve(new ChatClient(socket)));
       socket.once('unexpected-response', (_request, response) => {
         reject(new Error(`upgrade refused: ${response.statusCode}`));

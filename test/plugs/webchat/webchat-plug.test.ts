@@ -411,7 +411,7 @@ describe('limits', () => {
         plugs: {
           web: {
             path: 'webchat.WebChatPlug',
-            config: { 'max-frame': 512, rate: 2, 'sessions-per-ip': 3, grace: 600, rooms: [{ name: 'hall' }] },
+            config: { 'max-frame': 512, rate: 2, 'sessions-per-ip': 3, grace: 600, 'trust-proxy': true, rooms: [{ name: 'hall' }] },
           },
         },
       },
@@ -459,6 +459,10 @@ describe('limits', () => {
       const fourth = await place();
       expect(await fourth.hello()).toMatchObject({ type: 'error', code: 'too-many' });
       expect(plugged.counts.sessions).toBe(3);
+      // Behind a proxy, another client's address is another count.
+      const proxied = await ChatClient.connect(base, { 'X-Forwarded-For': '198.51.100.7, 203.0.113.5' });
+      opened.push(proxied);
+      expect((await proxied.hello()).type).toBe('welcome');
       expect(plugged.state).toBe('active');
     } finally {
       for (const c of opened) c.drop();
