@@ -338,21 +338,24 @@ function instanceOf(p: Prepared, recurrenceId: number, start: number, end: numbe
   };
 }
 
-/** Every instance (cancelled ones included) overlapping the window, sorted by start. */
-function instances(object: CalendarObject, window: Period): readonly Instance[] {
-  if (!(window.end > window.start)) return [];
+/** The object's instances over a range covering the window (cached), sorted by start; the caller filters. */
+function covering(object: CalendarObject, window: Period): readonly Instance[] {
   const p = prepare(object);
   const cached = p.cached;
-  if (cached && cached.from <= window.start && cached.to >= window.end) {
-    return cached.instances.filter((i) => i.start < window.end && i.end > window.start);
-  }
+  if (cached && cached.from <= window.start && cached.to >= window.end) return cached.instances;
   // Expand a little beyond the window, so that a rolling window moved forward is answered from the cache.
   const margin = Math.max(86400_000, Math.min(31 * 86400_000, Math.floor((window.end - window.start) / 12)));
   const from = window.start - margin;
   const to = window.end + margin;
   const list = expandRange(p, from, to);
   p.cached = { from, to, instances: list };
-  return list.filter((i) => i.start < window.end && i.end > window.start);
+  return list;
+}
+
+/** Every instance (cancelled ones included) overlapping the window, sorted by start. */
+function instances(object: CalendarObject, window: Period): readonly Instance[] {
+  if (!(window.end > window.start)) return [];
+  return covering(object, window).filter((i) => i.start < window.end && i.end > window.start);
 }
 
 /** Every occurrence overlapping the window; cancelled ones are left out. */
@@ -373,28 +376,82 @@ const TYPE_ORDER: Record<BusyType, number> = { BUSY: 0, 'BUSY-UNAVAILABLE': 1, '
 
 /** Merged busy time within the window: sorted by start, overlapping periods of one type merged. */
 export function busyPeriods(objects: readonly CalendarObject[], window: Period): BusyPeriod[] {
-  const raw: BusyPeriod[] = [];
+  if (!(window.end > window.start)) return [];
+  const busy = new Spans();
+  const tentative = new Spans();
   for (const object of objects) {
-    for (const i of instances(object, window)) {
-      if (i.cancelled || i.transparent || i.end <= i.start) continue;
-      raw.push({ start: Math.max(i.start, window.start), end: Math.min(i.end, window.end), type: i.tentative ? 'BUSY-TENTATIVE' : 'BUSY' });
+    for (const i of covering(object, window)) {
+      if (i.start >= window.end || i.end <= window.start || i.cancelled || i.transparent || i.end <= i.start) continue;
+      (i.tentative ? tentative : busy).add(Math.max(i.start, window.start), Math.min(i.end, window.end));
     }
   }
-  return mergeBusy(raw);
+  return [...busy.union('BUSY'), ...tentative.union('BUSY-TENTATIVE')].sort(
+    (a, b) => a.start - b.start || TYPE_ORDER[a.type] - TYPE_ORDER[b.type],
+  );
+}
+
+/**
+ * Spans of one busy type, merged by a sweep over their starts and ends sorted apart (numeric
+ * typed-array sorts, no comparator): a merged span opens when none is open and closes when the
+ * last open one ends; a span starting where another ends continues it.
+ */
+class Spans {
+  #starts = new Float64Array(256);
+  #ends = new Float64Array(256);
+  #count = 0;
+
+  add(start: number, end: number): void {
+    if (this.#count === this.#starts.length) {
+      const grow = (from: Float64Array) => {
+        const to = new Float64Array(from.length * 2);
+        to.set(from);
+        return to;
+      };
+      this.#starts = grow(this.#starts);
+      this.#ends = grow(this.#ends);
+    }
+    this.#starts[this.#count] = start;
+    this.#ends[this.#count] = end;
+    this.#count += 1;
+  }
+
+  union(type: BusyType): BusyPeriod[] {
+    const n = this.#count;
+    const starts = this.#starts.subarray(0, n).sort();
+    const ends = this.#ends.subarray(0, n).sort();
+    const out: BusyPeriod[] = [];
+    let open = 0;
+    let from = 0;
+    let s = 0;
+    let e = 0;
+    while (e < n) {
+      if (s < n && starts[s]! <= ends[e]!) {
+        if (open === 0) from = starts[s]!;
+        open += 1;
+        s += 1;
+      } else {
+        open -= 1;
+        if (open === 0) out.push({ start: from, end: ends[e]!, type });
+        e += 1;
+      }
+    }
+    return out;
+  }
 }
 
 /** Sorts busy periods and merges those of one type that overlap or touch. */
 export function mergeBusy(periods: readonly BusyPeriod[]): BusyPeriod[] {
-  const sorted = [...periods].sort((a, b) => TYPE_ORDER[a.type] - TYPE_ORDER[b.type] || a.start - b.start);
-  const merged: BusyPeriod[] = [];
-  let current: { start: number; end: number; type: BusyType } | undefined;
-  for (const p of sorted) {
-    if (current && current.type === p.type && p.start <= current.end) current.end = Math.max(current.end, p.end);
-    else {
-      if (current) merged.push(current);
-      current = { start: p.start, end: p.end, type: p.type };
+  const byType = new Map<BusyType, Spans>();
+  for (const p of periods) {
+    if (p.end <= p.start) continue;
+    let spans = byType.get(p.type);
+    if (!spans) {
+      spans = new Spans();
+      byType.set(p.type, spans);
     }
+    spans.add(p.start, p.end);
   }
-  if (current) merged.push(current);
-  return merged.sort((a, b) => a.start - b.start || TYPE_ORDER[a.type] - TYPE_ORDER[b.type]);
+  return [...byType]
+    .flatMap(([type, spans]) => spans.union(type))
+    .sort((a, b) => a.start - b.start || TYPE_ORDER[a.type] - TYPE_ORDER[b.type]);
 }
