@@ -41,7 +41,7 @@ function setText(component: ICAL.Component, name: string, value: string | undefi
 
 function setStatus(component: ICAL.Component, status: RequestStatus | undefined): void {
   component.removeAllProperties('request-status');
-  if (status) component.addPropertyWithValue('request-status', `${status.code};${status.text}`);
+  if (status) component.addPropertyWithValue('request-status', [status.code, status.text]);
 }
 
 /** METHOD:REPLY with only the replying attendee, their PARTSTAT, and declined instances as overrides. */
