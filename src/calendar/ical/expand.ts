@@ -57,11 +57,10 @@ const prepared = new WeakMap<Parsed, Prepared>();
 function factsOf(component: ICAL.Component, inherited?: Facts): Facts {
   const status = String(component.getFirstPropertyValue('status') ?? '').toUpperCase();
   const transp = String(component.getFirstPropertyValue('transp') ?? '').toUpperCase();
-  const busyStatus = String(component.getFirstPropertyValue('x-microsoft-cdo-busystatus') ?? '').toUpperCase();
   return {
     cancelled: status === 'CANCELLED' || (inherited?.cancelled === true && status === ''),
-    transparent: transp === 'TRANSPARENT' || busyStatus === 'FREE' || (inherited?.transparent === true && transp === ''),
-    tentative: status === 'TENTATIVE' || busyStatus === 'TENTATIVE' || (inherited?.tentative === true && status === ''),
+    transparent: transp === 'TRANSPARENT' || (inherited?.transparent === true && transp === ''),
+    tentative: status === 'TENTATIVE' || (inherited?.tentative === true && status === ''),
   };
 }
 

@@ -93,6 +93,34 @@ describe('iMIP mail', () => {
     expect(parseItip(parts[0]!.text).method).toBe('CANCEL');
   });
 
+  it('goes by the METHOD in the calendar when the part is labelled otherwise (a COUNTER sent as a REQUEST)', async () => {
+    const counter = calendar(
+      'COUNTER',
+      EVENT.map((l) => l.replace('T100000', 'T140000').replace('T110000', 'T150000')),
+    );
+    const mail =
+      crlf([
+        'From: room@example.org',
+        'MIME-Version: 1.0',
+        'Content-Type: multipart/alternative; boundary="b"',
+        '',
+        '--b',
+        'Content-Type: text/plain',
+        '',
+        'New time?',
+        '--b',
+        'Content-Type: text/calendar; method=REQUEST; charset=UTF-8',
+        '',
+      ]) + `${counter}\r\n--b--\r\n`;
+    const parts = await calendarParts(mail);
+    expect(parts.map((p) => p.method)).toEqual(['REQUEST']);
+    const message = parseItip(parts[0]!.text);
+    expect(message.method).toBe('COUNTER');
+    expect(occurrences(message.objects[0]!, { start: Date.UTC(2026, 11, 1), end: Date.UTC(2026, 11, 2) })[0]?.start).toBe(
+      Date.UTC(2026, 11, 1, 13),
+    );
+  });
+
   it('refuses oversized mail with 3.10', async () => {
     expect(await asyncStatusOf(() => calendarParts(Buffer.alloc(2048, 'a'), { maxBytes: 1024 }))).toBe('3.10');
   });
