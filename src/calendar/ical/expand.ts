@@ -238,26 +238,64 @@ function prepare(object: CalendarObject): Prepared {
   return result;
 }
 
-/** Rule iterator started as close before `from` as the rule allows: whole periods of simple rules are skipped. */
-function iteratorFrom(rule: ICAL.Recur, start: ICAL.Time, from: number): ICAL.RecurIterator {
-  const startMs = wall(start) * 1000;
+const WEEKDAYS = ['SU', 'MO', 'TU', 'WE', 'TH', 'FR', 'SA'];
+/** Day of the week (0 Sunday) of a day counted from 1970-01-01, a Thursday. */
+const weekday = (day: number): number => (((day + 4) % 7) + 7) % 7;
+
+/**
+ * The instants of a plain DAILY rule, or a WEEKLY one with at most BYDAY, in wall-clock seconds,
+ * by arithmetic, starting a period before `fromWall` when the rule has no COUNT; undefined for
+ * any other rule, which ical.js expands. These are most series, and ical.js steps through them
+ * a thousand times slower.
+ */
+function plainSteps(rule: ICAL.Recur, start: ICAL.Time, fromWall: number): (() => number | undefined) | undefined {
+  const parts = Object.entries(rule.parts).filter(([, v]) => Array.isArray(v) && v.length > 0);
+  if (rule.freq === 'DAILY' ? parts.length > 0 : rule.freq !== 'WEEKLY' || parts.some(([k]) => k !== 'BYDAY')) return undefined;
+  const byday = (rule.parts.BYDAY ?? []).map(String);
+  if (byday.some((d) => !WEEKDAYS.includes(d))) return undefined;
   const interval = rule.interval || 1;
-  const parts = Object.keys(rule.parts);
-  const periodDays = rule.freq === 'DAILY' ? interval : rule.freq === 'WEEKLY' ? 7 * interval : 0;
-  const simple =
-    periodDays > 0 &&
-    !rule.count &&
-    parts.every((p) => p === 'BYDAY' && rule.freq === 'WEEKLY') &&
-    (parts.length === 0 || (rule.parts.BYDAY ?? []).every((d) => /^[A-Z]{2}$/.test(String(d))));
-  // Skipping needs DTSTART itself to be an instance of the rule, so that every shifted start is one too.
-  const startDay = ['SU', 'MO', 'TU', 'WE', 'TH', 'FR', 'SA'][start.dayOfWeek() - 1];
-  if (simple && parts.length === 1 && !(rule.parts.BYDAY ?? []).includes(String(startDay))) return rule.iterator(start);
-  const gap = from - startMs - 2 * 86400_000;
-  if (!simple || gap <= periodDays * 86400_000) return rule.iterator(start);
-  const periods = Math.floor(gap / (periodDays * 86400_000));
-  const shifted = start.clone();
-  shifted.adjust(periods * periodDays, 0, 0, 0);
-  return rule.iterator(shifted);
+  const count = rule.count ?? Number.POSITIVE_INFINITY;
+  const until = rule.until ? wall(rule.until) + (rule.until.isDate && !start.isDate ? 86399 : 0) : Number.POSITIVE_INFINITY;
+  const w0 = wall(start);
+  const day0 = Math.floor(w0 / 86400);
+  const timeOfDay = w0 - day0 * 86400;
+  let emitted = 0;
+  if (rule.freq === 'DAILY') {
+    const step = interval * 86400;
+    let k = count === Number.POSITIVE_INFINITY && fromWall - w0 > step ? Math.floor((fromWall - w0) / step) - 1 : 0;
+    return () => {
+      const at = w0 + k * step;
+      if (emitted >= count || at > until) return undefined;
+      k += 1;
+      emitted += 1;
+      return at;
+    };
+  }
+  const wkst = (typeof rule.wkst === 'number' ? rule.wkst : 2) - 1;
+  const offsets = [...new Set((byday.length > 0 ? byday : [WEEKDAYS[weekday(day0)]!]).map((d) => (WEEKDAYS.indexOf(d) - wkst + 7) % 7))].sort((a, b) => a - b);
+  const startOffset = (weekday(day0) - wkst + 7) % 7;
+  // RFC 5545 counts DTSTART as the first instance even when the rule would not produce it: leave that to ical.js.
+  if (count !== Number.POSITIVE_INFINITY && !offsets.includes(startOffset)) return undefined;
+  const week0 = day0 - startOffset;
+  const gapWeeks = Math.floor((Math.floor(fromWall / 86400) - week0) / 7);
+  let week = count === Number.POSITIVE_INFINITY && gapWeeks > interval ? (Math.floor(gapWeeks / interval) - 1) * interval : 0;
+  let i = 0;
+  return () => {
+    for (;;) {
+      if (emitted >= count) return undefined;
+      if (i >= offsets.length) {
+        i = 0;
+        week += interval;
+      }
+      const day = week0 + week * 7 + offsets[i]!;
+      i += 1;
+      if (day < day0) continue;
+      const at = day * 86400 + timeOfDay;
+      if (at > until) return undefined;
+      emitted += 1;
+      return at;
+    }
+  };
 }
 
 const MAX_INSTANCES = 200_000;
@@ -273,11 +311,11 @@ function expandRange(p: Prepared, from: number, to: number): Instance[] {
   const lo = from - p.reach;
   const hi = to + p.reach;
   const seen = new Set<number>();
-  /** Adds the instance at `time` (a real time; or floating, read in the series' zone, with `r` its UTC ms). */
-  const add = (time: ICAL.Time, explicitEnd?: ICAL.Time, r = ms(time)): void => {
+  /** Adds the instance at `r` (UTC ms): from a real time (`time`), or from wall-clock seconds in the series' zone (`at`). */
+  const add = (r: number, at: number | undefined, time?: ICAL.Time, explicitEnd?: ICAL.Time): void => {
     if (r < lo || r >= hi || seen.has(r)) return;
     seen.add(r);
-    if (p.exdates.has(r) || (p.exdays.size > 0 && p.exdays.has(time.year * 10000 + time.month * 100 + time.day))) return;
+    if (p.exdates.has(r) || (p.exdays.size > 0 && p.exdays.has(dayKey(at, time)))) return;
     const exact = p.overrides.get(r);
     if (exact) {
       if (exact.start < to && exact.end > from) out.push(instanceOf(p, r, exact.start, exact.end, exact));
@@ -290,22 +328,34 @@ function expandRange(p: Prepared, from: number, to: number): Instance[] {
       s = r + future.shift;
       e = s + future.wallSeconds * 1000;
     } else if (explicitEnd) e = ms(explicitEnd);
-    else if (time.zone === ICAL.Timezone.localTimezone && !time.isDate) e = wallToUtc(p.zone, wall(time) + p.wallSeconds);
-    else e = endOf(time, r, p.wallSeconds);
+    else if (at !== undefined) e = start.isDate ? r + p.wallSeconds * 1000 : wallToUtc(p.zone, at + p.wallSeconds);
+    else e = endOf(time ?? start, r, p.wallSeconds);
     if (s < to && e > from) out.push(instanceOf(p, r, s, e, future ?? p.facts));
   };
-  add(start);
-  for (const rdate of p.rdates) add(rdate.start, rdate.end);
-  // Rules run on floating times (ical.js does no zone arithmetic per step); each instance is then read in the series' zone.
+  add(ms(start), undefined, start);
+  for (const rdate of p.rdates) add(ms(rdate.start), undefined, rdate.start, rdate.end);
+  // Rules run on floating times (no zone arithmetic per step); each instance is then read in the series' zone.
   const floatingStart = p.floatingStart ?? start;
+  const toUtc = (at: number) => (start.isDate ? at * 1000 : wallToUtc(p.zone, at));
+  const fromWall = Math.floor(lo / 1000) - 14 * 3600;
   for (const rule of p.rules) {
-    const iterator = iteratorFrom(rule, floatingStart, lo - 14 * 3600_000);
+    const step = plainSteps(rule, floatingStart, fromWall);
+    if (step) {
+      for (let at = step(), n = 0; at !== undefined && n < MAX_INSTANCES; at = step(), n++) {
+        const r = toUtc(at);
+        if (r >= hi) break;
+        add(r, at);
+      }
+      continue;
+    }
+    const iterator = rule.iterator(floatingStart);
     for (let n = 0; n < MAX_INSTANCES; n++) {
       const next = iterator.next();
       if (!next) break;
-      const r = next.isDate ? ms(next) : wallToUtc(p.zone, wall(next));
+      const at = wall(next);
+      const r = toUtc(at);
       if (r >= hi) break;
-      add(next, undefined, r);
+      add(r, at);
     }
   }
   // Overrides whose RECURRENCE-ID the rules do not produce (moved in from elsewhere) still happen.
@@ -313,6 +363,13 @@ function expandRange(p: Prepared, from: number, to: number): Instance[] {
     if (!seen.has(o.recurrenceId) && o.start < to && o.end > from) out.push(instanceOf(p, o.recurrenceId, o.start, o.end, o));
   }
   return out.sort((a, b) => a.start - b.start || a.end - b.end);
+}
+
+/** YYYYMMDD of an instance's local date, for EXDATEs given as dates. */
+function dayKey(at: number | undefined, time: ICAL.Time | undefined): number {
+  if (at === undefined) return time ? time.year * 10000 + time.month * 100 + time.day : 0;
+  const d = new Date(at * 1000);
+  return d.getUTCFullYear() * 10000 + (d.getUTCMonth() + 1) * 100 + d.getUTCDate();
 }
 
 function futureFor(futures: readonly Override[], r: number): Override | undefined {
