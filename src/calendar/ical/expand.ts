@@ -272,7 +272,9 @@ function plainSteps(rule: ICAL.Recur, start: ICAL.Time, fromWall: number): (() =
     };
   }
   const wkst = (typeof rule.wkst === 'number' ? rule.wkst : 2) - 1;
-  const offsets = [...new Set((byday.length > 0 ? byday : [WEEKDAYS[weekday(day0)]!]).map((d) => (WEEKDAYS.indexOf(d) - wkst + 7) % 7))].sort((a, b) => a - b);
+  const offsets = [
+    ...new Set((byday.length > 0 ? byday : [WEEKDAYS[weekday(day0)]!]).map((d) => (WEEKDAYS.indexOf(d) - wkst + 7) % 7)),
+  ].sort((a, b) => a - b);
   const startOffset = (weekday(day0) - wkst + 7) % 7;
   // RFC 5545 counts DTSTART as the first instance even when the rule would not produce it: leave that to ical.js.
   if (count !== Number.POSITIVE_INFINITY && !offsets.includes(startOffset)) return undefined;
@@ -296,6 +298,43 @@ function plainSteps(rule: ICAL.Recur, start: ICAL.Time, fromWall: number): (() =
       return at;
     }
   };
+}
+
+/**
+ * An ical.js iterator for a monthly or yearly rule without COUNT, started a period before
+ * `fromWall` rather than at DTSTART. With BY-parts it starts on the first of the month (or of
+ * January), from which ical.js yields the first day the rule matches; without, on DTSTART's own
+ * day, which every such month (or year) has.
+ */
+function iteratorNear(rule: ICAL.Recur, start: ICAL.Time, fromWall: number): ICAL.RecurIterator {
+  const parts = Object.entries(rule.parts)
+    .filter(([, v]) => Array.isArray(v) && v.length > 0)
+    .map(([k]) => k);
+  const interval = rule.interval || 1;
+  const from = new Date(fromWall * 1000);
+  const monthly =
+    rule.freq === 'MONTHLY' && parts.every((k) => k === 'BYDAY' || k === 'BYMONTHDAY') && (parts.length > 0 || start.day <= 28);
+  const yearly =
+    rule.freq === 'YEARLY' &&
+    (parts.length === 0
+      ? !(start.month === 2 && start.day === 29)
+      : parts.includes('BYMONTH') && parts.every((k) => k === 'BYMONTH' || k === 'BYDAY' || k === 'BYMONTHDAY'));
+  if (rule.count || !(monthly || yearly)) return rule.iterator(start);
+  const monthsPerPeriod = monthly ? interval : 12 * interval;
+  const gap = (from.getUTCFullYear() - start.year) * 12 + (from.getUTCMonth() + 1 - start.month);
+  const periods = Math.floor(gap / monthsPerPeriod) - 1;
+  if (periods <= 0) return rule.iterator(start);
+  const months = start.year * 12 + (start.month - 1) + periods * monthsPerPeriod;
+  const shifted = ICAL.Time.fromData(
+    {
+      year: Math.floor(months / 12),
+      month: parts.length > 0 && yearly ? 1 : (months % 12) + 1,
+      day: parts.length > 0 ? 1 : start.day,
+      ...(start.isDate ? { isDate: true } : { hour: start.hour, minute: start.minute, second: start.second }),
+    },
+    ICAL.Timezone.localTimezone,
+  );
+  return rule.iterator(shifted);
 }
 
 const MAX_INSTANCES = 200_000;
@@ -348,7 +387,7 @@ function expandRange(p: Prepared, from: number, to: number): Instance[] {
       }
       continue;
     }
-    const iterator = rule.iterator(floatingStart);
+    const iterator = iteratorNear(rule, floatingStart, fromWall);
     for (let n = 0; n < MAX_INSTANCES; n++) {
       const next = iterator.next();
       if (!next) break;
