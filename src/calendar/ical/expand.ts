@@ -250,6 +250,13 @@ const weekday = (day: number): number => (((day + 4) % 7) + 7) % 7;
  */
 function plainSteps(rule: ICAL.Recur, start: ICAL.Time, fromWall: number): (() => number | undefined) | undefined {
   const parts = Object.entries(rule.parts).filter(([, v]) => Array.isArray(v) && v.length > 0);
+  if (rule.freq === 'MONTHLY')
+    return monthlySteps(
+      rule,
+      start,
+      fromWall,
+      parts.map(([k]) => k),
+    );
   if (rule.freq === 'DAILY' ? parts.length > 0 : rule.freq !== 'WEEKLY' || parts.some(([k]) => k !== 'BYDAY')) return undefined;
   const byday = (rule.parts.BYDAY ?? []).map(String);
   if (byday.some((d) => !WEEKDAYS.includes(d))) return undefined;
@@ -297,6 +304,71 @@ function plainSteps(rule: ICAL.Recur, start: ICAL.Time, fromWall: number): (() =
       emitted += 1;
       return at;
     }
+  };
+}
+
+/** Days since 1970-01-01 of a date. */
+const epochDay = (year: number, month: number, day: number): number => Date.UTC(year, month - 1, day) / 86400_000;
+
+/**
+ * The instants of a MONTHLY rule with no BY-part, or with only BYMONTHDAY, or only BYDAY, by
+ * arithmetic, like `plainSteps`; undefined when it has a COUNT or other parts.
+ */
+function monthlySteps(
+  rule: ICAL.Recur,
+  start: ICAL.Time,
+  fromWall: number,
+  parts: readonly string[],
+): (() => number | undefined) | undefined {
+  if (rule.count || parts.length > 1 || (parts.length === 1 && parts[0] !== 'BYDAY' && parts[0] !== 'BYMONTHDAY')) return undefined;
+  const byday: { n: number; day: number }[] = [];
+  for (const item of (rule.parts.BYDAY ?? []).map(String)) {
+    const m = /^([+-]?\d{1,2})?([A-Z]{2})$/.exec(item);
+    const day = m ? WEEKDAYS.indexOf(m[2]!) : -1;
+    if (!m || day < 0) return undefined;
+    byday.push({ n: m[1] ? Number(m[1]) : 0, day });
+  }
+  const bymonthday = (rule.parts.BYMONTHDAY ?? []).map(Number);
+  if (bymonthday.some((d) => !Number.isInteger(d) || d === 0 || Math.abs(d) > 31)) return undefined;
+  const interval = rule.interval || 1;
+  const until = rule.until ? wall(rule.until) + (rule.until.isDate && !start.isDate ? 86399 : 0) : Number.POSITIVE_INFINITY;
+  const w0 = wall(start);
+  const day0 = Math.floor(w0 / 86400);
+  const timeOfDay = w0 - day0 * 86400;
+  const month0 = start.year * 12 + start.month - 1;
+  const from = new Date(fromWall * 1000);
+  const gap = from.getUTCFullYear() * 12 + from.getUTCMonth() - month0;
+  let period = gap > interval ? Math.floor(gap / interval) - 1 : 0;
+  let pending: number[] = [];
+  const daysOf = (year: number, month: number): number[] => {
+    const length = new Date(Date.UTC(year, month, 0)).getUTCDate();
+    const first = epochDay(year, month, 1);
+    const days: number[] = [];
+    if (byday.length > 0) {
+      for (const { n, day } of byday) {
+        const firstOf = 1 + ((day - weekday(first) + 7) % 7);
+        if (n === 0) for (let d = firstOf; d <= length; d += 7) days.push(d);
+        else if (n > 0) days.push(firstOf + (n - 1) * 7);
+        else days.push(length - ((weekday(first + length - 1) - day + 7) % 7) + (n + 1) * 7);
+      }
+    } else if (bymonthday.length > 0) for (const d of bymonthday) days.push(d > 0 ? d : length + d + 1);
+    else days.push(start.day);
+    return [...new Set(days.filter((d) => d >= 1 && d <= length))].sort((a, b) => a - b).map((d) => first + d - 1);
+  };
+  return () => {
+    for (let guard = 0; guard < 10_000; guard++) {
+      const day = pending.shift();
+      if (day === undefined) {
+        const month = month0 + period * interval;
+        period += 1;
+        pending = daysOf(Math.floor(month / 12), (month % 12) + 1);
+        continue;
+      }
+      if (day < day0) continue;
+      const at = day * 86400 + timeOfDay;
+      return at > until ? undefined : at;
+    }
+    return undefined;
   };
 }
 

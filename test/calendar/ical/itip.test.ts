@@ -98,20 +98,20 @@ describe('iMIP mail', () => {
       'COUNTER',
       EVENT.map((l) => l.replace('T100000', 'T140000').replace('T110000', 'T150000')),
     );
-    const mail =
-      crlf([
-        'From: room@example.org',
-        'MIME-Version: 1.0',
-        'Content-Type: multipart/alternative; boundary="b"',
-        '',
-        '--b',
-        'Content-Type: text/plain',
-        '',
-        'New time?',
-        '--b',
-        'Content-Type: text/calendar; method=REQUEST; charset=UTF-8',
-        '',
-      ]) + `${counter}\r\n--b--\r\n`;
+    const head = crlf([
+      'From: room@example.org',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/alternative; boundary="b"',
+      '',
+      '--b',
+      'Content-Type: text/plain',
+      '',
+      'New time?',
+      '--b',
+      'Content-Type: text/calendar; method=REQUEST; charset=UTF-8',
+      '',
+    ]);
+    const mail = `${head}${counter}\r\n--b--\r\n`;
     const parts = await calendarParts(mail);
     expect(parts.map((p) => p.method)).toEqual(['REQUEST']);
     const message = parseItip(parts[0]!.text);
