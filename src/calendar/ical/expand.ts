@@ -409,7 +409,8 @@ function iteratorNear(rule: ICAL.Recur, start: ICAL.Time, fromWall: number): ICA
   return rule.iterator(shifted);
 }
 
-const MAX_INSTANCES = 200_000;
+/** A bound on the instances one rule yields per expansion, against a FREQ=SECONDLY series over years. */
+const MAX_INSTANCES = 50_000;
 
 function expandRange(p: Prepared, from: number, to: number): Instance[] {
   const out: Instance[] = [];
