@@ -86,6 +86,14 @@ describe('iMIP mail', () => {
     expect(parts[0]?.text).toContain('CN=Jürgen Müller');
   });
 
+  it('finds the calendar of a forwarded invitation (message/rfc822)', async () => {
+    const inner = fixture('outlook-request.eml').toString('latin1');
+    const mail = `Content-Type: multipart/mixed; boundary=fw\r\n\r\n--fw\r\nContent-Type: text/plain\r\n\r\nFYI\r\n--fw\r\nContent-Type: message/rfc822\r\n\r\n${inner}\r\n--fw--\r\n`;
+    const parts = await calendarParts(Buffer.from(mail, 'latin1'));
+    expect(parts.map((p) => p.method)).toEqual(['REQUEST']);
+    expect(parseItip(parts[0]!.text).objects[0]?.organizer).toBe('juergen@example.de');
+  });
+
   it('reads a mail whose whole body is the calendar', async () => {
     const mail = `From: a@example.org\r\nContent-Type: text/calendar; method="CANCEL"; charset=utf-8\r\n\r\n${calendar('CANCEL', EVENT)}`;
     const parts = await calendarParts(mail);
