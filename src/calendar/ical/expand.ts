@@ -10,7 +10,8 @@ import { CalendarError, STATUS } from './errors.js';
 import { type Parsed, parsedOf } from './object.js';
 
 /** One instance with what free/busy needs. */
-interface Instance extends Occurrence {
+interface Instance extends Omit<Occurrence, 'recurrenceId'> {
+  readonly recurrenceId: number | undefined;
   readonly cancelled: boolean;
   readonly transparent: boolean;
   readonly tentative: boolean;
@@ -494,12 +495,13 @@ function futureFor(futures: readonly Override[], r: number): Override | undefine
 }
 
 function instanceOf(p: Prepared, recurrenceId: number, start: number, end: number, facts: Facts): Instance {
+  // One object shape for every instance (no spread), so that V8 keeps the hot loops monomorphic.
   const recurring = p.rules.length > 0 || p.rdates.length > 0 || p.overrides.size > 0;
   return {
     uid: p.uid,
     start,
     end,
-    ...(recurring ? { recurrenceId } : {}),
+    recurrenceId: recurring ? recurrenceId : undefined,
     cancelled: facts.cancelled || p.facts.cancelled,
     transparent: facts.transparent,
     tentative: facts.tentative,
