@@ -9,7 +9,7 @@ export { busyPeriods, occurrences } from './expand.js';
 export { applyAdd, applyCancel, applyReply, isNewer, withPartstat } from './merge.js';
 export { calendarParts } from './mime.js';
 export { parseObject } from './object.js';
-export { parseItip } from './parse.js';
+export { methodMeant, parseItip } from './parse.js';
 export {
   writeCounter,
   writeDeclineCounter,

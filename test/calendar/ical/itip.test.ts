@@ -2,7 +2,7 @@
 // the REQUEST-STATUS a reply should carry.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CalendarError, calendarParts, occurrences, parseItip } from '../../../src/calendar/ical/index.js';
+import { CalendarError, calendarParts, methodMeant, occurrences, parseItip } from '../../../src/calendar/ical/index.js';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
 const crlf = (lines: readonly string[]) => `${lines.join('\r\n')}\r\n`;
@@ -127,6 +127,18 @@ describe('iMIP mail', () => {
     expect(occurrences(message.objects[0]!, { start: Date.UTC(2026, 11, 1), end: Date.UTC(2026, 11, 2) })[0]?.start).toBe(
       Date.UTC(2026, 11, 1, 13),
     );
+  });
+
+  it("takes a REQUEST an attendee sends for a COUNTER, and the organizer's REQUEST for a REQUEST", () => {
+    const proposal = parseItip(
+      calendar(
+        'REQUEST',
+        EVENT.map((l) => l.replace('T100000', 'T140000').replace('T110000', 'T150000')),
+      ),
+    );
+    expect(methodMeant(proposal, 'Room@Example.org')).toBe('COUNTER');
+    expect(methodMeant(proposal, 'org@example.org')).toBe('REQUEST');
+    expect(methodMeant(proposal, 'stranger@example.org')).toBe('REQUEST');
   });
 
   it('refuses oversized mail with 3.10', async () => {
