@@ -220,6 +220,11 @@ describe('iTIP messages', () => {
     expect(statusOf(() => parseItip(calendar('REQUEST', EVENT.slice(0, -1))))).toBe('3.4');
   });
 
+  it('refuses components nested absurdly deep with 3.4', () => {
+    const nested = [...Array.from({ length: 5000 }, () => 'BEGIN:X-NEST'), ...Array.from({ length: 5000 }, () => 'END:X-NEST')];
+    expect(statusOf(() => parseItip(calendar('REQUEST', [...EVENT.slice(0, -1), ...nested, 'END:VEVENT'])))).toBe('3.4');
+  });
+
   it('refuses bad dates with 3.5', () => {
     expect(
       statusOf(() =>
