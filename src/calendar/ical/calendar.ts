@@ -57,7 +57,7 @@ export class SharedZoneCalendar extends ICAL.Component {
     const component = this.getAllSubcomponents('vtimezone').find((z) => z.getFirstPropertyValue('tzid') === tzid);
     let zone: ICAL.Timezone | null = null;
     if (component) {
-      const key = component.toString().replace(/^LAST-MODIFIED:.*$/m, '');
+      const key = JSON.stringify(component.toJSON()).replace(/\["last-modified",\{\},"date-time","[^"]*"\],?/, '');
       zone = sharedZones.get(key) ?? null;
       if (!zone) {
         zone = new ICAL.Timezone({ component: new ICAL.Component(ICAL.helpers.clone(component.toJSON(), true) as unknown[]), tzid });

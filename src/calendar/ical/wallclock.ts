@@ -13,8 +13,8 @@ export function wall(time: ICAL.Time): number {
 
 /**
  * Wall-clock seconds in `zone` to UTC ms. ical.js's own conversion walks the zone's changes for
- * every time; here a day whose offset does not change is looked up once, so only the few
- * instances on a DST change day take the slow way.
+ * every time; here a month (or, in a month with a change, a day) whose offset does not change is
+ * looked up once, so only the few instances on a DST change day take the slow way.
  */
 const dayOffsets = new WeakMap<ICAL.Timezone, Map<number, number>>();
 
@@ -34,6 +34,16 @@ function zoneOffset(zone: ICAL.Timezone, wallSeconds: number): number {
   return zone.utcOffset(time);
 }
 
+/** Records the offset of every day of `day`'s month when the month has one offset throughout (most months). */
+function fillMonth(zone: ICAL.Timezone, days: Map<number, number>, day: number): void {
+  const date = new Date(day * 86400_000);
+  const first = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1) / 86400_000;
+  const next = Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1) / 86400_000;
+  const offset = zoneOffset(zone, first * 86400);
+  if (offset !== zoneOffset(zone, next * 86400 - 1)) return;
+  for (let d = first; d < next; d++) days.set(d, offset);
+}
+
 export function wallToUtc(zone: ICAL.Timezone | undefined, wallSeconds: number): number {
   if (!zone) return wallSeconds * 1000;
   let days = dayOffsets.get(zone);
@@ -43,6 +53,10 @@ export function wallToUtc(zone: ICAL.Timezone | undefined, wallSeconds: number):
   }
   const day = Math.floor(wallSeconds / 86400);
   let offset = days.get(day);
+  if (offset === undefined) {
+    fillMonth(zone, days, day);
+    offset = days.get(day);
+  }
   if (offset === undefined) {
     const atStart = zoneOffset(zone, day * 86400);
     offset = atStart === zoneOffset(zone, day * 86400 + 86399) ? atStart : Number.NaN;
