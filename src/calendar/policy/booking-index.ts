@@ -45,14 +45,22 @@ class Level {
 
   overlapping(p: Period, exceptUid: string | undefined, out: Booking[]): void {
     const [first, last] = this.range(p);
+    if (last - first > this.buckets.size) {
+      // A period longer than the buckets in use (a whole year, "everything"): walk the buckets instead.
+      for (const [k, bucket] of this.buckets) if (k >= first && k <= last) this.collect(k, first, bucket, p, exceptUid, out);
+      return;
+    }
     for (let k = first; k <= last; k++) {
       const bucket = this.buckets.get(k);
-      if (!bucket) continue;
-      for (const b of bucket) {
-        if (b.start >= p.end || b.end <= p.start || b.uid === exceptUid) continue;
-        // An occurrence in several buckets is reported from the first bucket both share.
-        if (Math.max(Math.floor(b.start / this.width), first) === k) out.push(b);
-      }
+      if (bucket) this.collect(k, first, bucket, p, exceptUid, out);
+    }
+  }
+
+  private collect(k: number, first: number, bucket: readonly Booking[], p: Period, exceptUid: string | undefined, out: Booking[]): void {
+    for (const b of bucket) {
+      if (b.start >= p.end || b.end <= p.start || b.uid === exceptUid) continue;
+      // An occurrence in several buckets is reported from the first bucket both share.
+      if (Math.max(Math.floor(b.start / this.width), first) === k) out.push(b);
     }
   }
 }

@@ -5,6 +5,8 @@
 import type { Booking, BookingIndex, Period } from '../model.js';
 
 const MINUTE = 60_000;
+/** Candidates tried before giving up, so that a long horizon with fine steps stays bounded. */
+const MAX_TRIES = 20_000;
 
 /** The most bookings running at the same moment inside `period` (0 when it is free). */
 export function peakOverlap(bookings: readonly Booking[], period: Period): number {
@@ -51,7 +53,7 @@ export interface FreeSlotOptions {
 /**
  * The earliest free period of `o.duration` from `max(wanted.start, o.after)` on, ending within
  * `o.horizon`, or undefined when there is none. Candidates are the search start, the ends of
- * the bookings in the way and, where `permitted` refuses, the next step.
+ * the bookings in the way and, where `permitted` refuses, the next step (at most 20,000 of them).
  */
 export function nextFreeSlot(bookings: BookingIndex, wanted: Period, o: FreeSlotOptions): Period | undefined {
   const capacity = o.capacity ?? 1;
@@ -60,7 +62,7 @@ export function nextFreeSlot(bookings: BookingIndex, wanted: Period, o: FreeSlot
   const limit = from + o.horizon;
   if (!(o.duration > 0)) return undefined;
   let t = from;
-  while (t + o.duration <= limit) {
+  for (let tries = 0; tries < MAX_TRIES && t + o.duration <= limit; tries++) {
     const slot = { start: t, end: t + o.duration };
     if (o.permitted && !o.permitted(slot)) {
       t = (Math.floor(t / step) + 1) * step;

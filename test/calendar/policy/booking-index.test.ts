@@ -38,6 +38,7 @@ describe('MemoryBookingIndex', () => {
     const all = sample(5000);
     const index = new MemoryBookingIndex(all);
     expect(index.size).toBe(5000);
+    expect(sorted(index.overlapping({ start: 0, end: Number.MAX_SAFE_INTEGER }))).toEqual(sorted(all));
     const r = random(7);
     for (let i = 0; i < 300; i++) {
       const start = T0 + Math.floor(r() * 370 * DAY);
