@@ -53,7 +53,7 @@ export interface FreeSlotOptions {
 /**
  * The earliest free period of `o.duration` from `max(wanted.start, o.after)` on, ending within
  * `o.horizon`, or undefined when there is none. Candidates are the search start, the ends of
- * the bookings in the way and, where `permitted` refuses, the next step (at most 20,000 of them).
+ * the bookings in the way and, where `permitted` refuses, the next step.
  */
 export function nextFreeSlot(bookings: BookingIndex, wanted: Period, o: FreeSlotOptions): Period | undefined {
   const capacity = o.capacity ?? 1;
@@ -62,7 +62,8 @@ export function nextFreeSlot(bookings: BookingIndex, wanted: Period, o: FreeSlot
   const limit = from + o.horizon;
   if (!(o.duration > 0)) return undefined;
   let t = from;
-  for (let tries = 0; tries < MAX_TRIES && t + o.duration <= limit; tries++) {
+  // Near the wanted time, try candidates one by one: usually one of the first few is free.
+  for (let tries = 0; tries < QUICK_TRIES && t + o.duration <= limit; tries++) {
     const slot = { start: t, end: t + o.duration };
     if (o.permitted && !o.permitted(slot)) {
       t = (Math.floor(t / step) + 1) * step;
@@ -79,5 +80,51 @@ export function nextFreeSlot(bookings: BookingIndex, wanted: Period, o: FreeSlot
     }
     t = next > t ? next : t + step;
   }
-  return undefined;
+  if (t + o.duration > limit) return undefined;
+  // A busy stretch: one query for the rest of the horizon, and a sweep over its starts and ends.
+  return sweep(bookings.overlapping({ start: t, end: limit }, o.exceptUid), t, limit, o, capacity, step);
+}
+
+const QUICK_TRIES = 8;
+
+/** The first permitted slot in the runs of time between `from` and `limit` where fewer than `capacity` bookings run. */
+function sweep(
+  over: readonly Booking[],
+  from: number,
+  limit: number,
+  o: FreeSlotOptions,
+  capacity: number,
+  step: number,
+): Period | undefined {
+  const edges: number[] = [];
+  // As in peakOverlap: at equal times an end (even) sorts before a start (odd).
+  for (const b of over) edges.push(Math.max(b.start, from) * 2 + 1, b.end * 2);
+  edges.sort((x, y) => x - y);
+  let tries = 0;
+  const firstPermitted = (a: number, b: number): Period | undefined => {
+    const end = Math.min(b, limit);
+    for (let s = a; s + o.duration <= end && tries < MAX_TRIES; tries++) {
+      const slot = { start: s, end: s + o.duration };
+      if (!o.permitted || o.permitted(slot)) return slot;
+      s = (Math.floor(s / step) + 1) * step;
+    }
+    return undefined;
+  };
+  let running = 0;
+  let runStart = from;
+  for (const e of edges) {
+    const time = Math.floor(e / 2);
+    if (time >= limit) break;
+    if (e % 2 === 1) {
+      if (running === capacity - 1) {
+        const slot = firstPermitted(runStart, time);
+        if (slot) return slot;
+      }
+      running++;
+    } else {
+      running--;
+      if (running === capacity - 1) runStart = time;
+    }
+  }
+  return running < capacity ? firstPermitted(runStart, limit) : undefined;
 }
