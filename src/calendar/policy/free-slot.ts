@@ -80,30 +80,39 @@ export function nextFreeSlot(bookings: BookingIndex, wanted: Period, o: FreeSlot
     }
     t = next > t ? next : t + step;
   }
-  if (t + o.duration > limit) return undefined;
-  // A busy stretch: one query for the rest of the horizon, and a sweep over its starts and ends.
-  return sweep(bookings.overlapping({ start: t, end: limit }, o.exceptUid), t, limit, o, capacity, step);
+  // A busy stretch: a day at a time, one query each and a sweep over its starts and ends.
+  let tries = 0;
+  for (let chunk = t; chunk + o.duration <= limit && tries < MAX_TRIES; chunk += SWEEP_CHUNK) {
+    const window = { start: chunk, end: Math.min(limit, chunk + SWEEP_CHUNK + o.duration) };
+    const found = sweep(bookings.overlapping(window, o.exceptUid), window, chunk + SWEEP_CHUNK, o, capacity, step, () => ++tries);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 const QUICK_TRIES = 8;
+const SWEEP_CHUNK = 86_400_000;
 
-/** The first permitted slot in the runs of time between `from` and `limit` where fewer than `capacity` bookings run. */
+/**
+ * The first permitted slot inside `window`, starting before `startBefore`, in the runs of time
+ * where fewer than `capacity` of `over` (every booking overlapping `window`) run.
+ */
 function sweep(
   over: readonly Booking[],
-  from: number,
-  limit: number,
+  window: Period,
+  startBefore: number,
   o: FreeSlotOptions,
   capacity: number,
   step: number,
+  tried: () => number,
 ): Period | undefined {
   const edges: number[] = [];
   // As in peakOverlap: at equal times an end (even) sorts before a start (odd).
-  for (const b of over) edges.push(Math.max(b.start, from) * 2 + 1, b.end * 2);
+  for (const b of over) edges.push(Math.max(b.start, window.start) * 2 + 1, b.end * 2);
   edges.sort((x, y) => x - y);
-  let tries = 0;
   const firstPermitted = (a: number, b: number): Period | undefined => {
-    const end = Math.min(b, limit);
-    for (let s = a; s + o.duration <= end && tries < MAX_TRIES; tries++) {
+    const end = Math.min(b, window.end);
+    for (let s = a; s + o.duration <= end && s < startBefore && tried() < MAX_TRIES; ) {
       const slot = { start: s, end: s + o.duration };
       if (!o.permitted || o.permitted(slot)) return slot;
       s = (Math.floor(s / step) + 1) * step;
@@ -111,10 +120,10 @@ function sweep(
     return undefined;
   };
   let running = 0;
-  let runStart = from;
+  let runStart = window.start;
   for (const e of edges) {
     const time = Math.floor(e / 2);
-    if (time >= limit) break;
+    if (time >= window.end) break;
     if (e % 2 === 1) {
       if (running === capacity - 1) {
         const slot = firstPermitted(runStart, time);
@@ -126,5 +135,5 @@ function sweep(
       if (running === capacity - 1) runStart = time;
     }
   }
-  return running < capacity ? firstPermitted(runStart, limit) : undefined;
+  return running < capacity ? firstPermitted(runStart, window.end) : undefined;
 }

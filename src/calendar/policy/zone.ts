@@ -46,14 +46,18 @@ export function isTimeZone(tz: string): boolean {
 // quarters), so one Intl reading per quarter hour and zone serves every instant in it.
 const QUARTER = 15 * MINUTE;
 const offsets = new Map<string, Map<number, number>>();
+let lastZone: string | undefined;
+let lastOffsets: Map<number, number> | undefined;
 
 /** How far `tz`'s wall clock is ahead of UTC at `t`, in ms. */
 export function offsetAt(t: number, tz: string): number {
-  let zone = offsets.get(tz);
+  let zone = tz === lastZone ? lastOffsets : offsets.get(tz);
   if (!zone) {
     zone = new Map();
     offsets.set(tz, zone);
   }
+  lastZone = tz;
+  lastOffsets = zone;
   const quarter = Math.floor(t / QUARTER);
   let offset = zone.get(quarter);
   if (offset === undefined) {
@@ -102,26 +106,21 @@ export function startOfDay(t: number, tz: string): number {
   return fromWall(w.year, w.month, w.day, 0, tz);
 }
 
-const labels = new Map<string, Intl.DateTimeFormat>();
+const DAY_NAMES = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTH_NAMES = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-/** `Mon 23 Nov 2026 10:00–11:00` in `tz`, for reasons sent to people. */
+function clock(w: Wall): string {
+  return `${String(Math.floor(w.minutes / 60)).padStart(2, '0')}:${String(w.minutes % 60).padStart(2, '0')}`;
+}
+
+function date(w: Wall): string {
+  return `${DAY_NAMES[w.weekday]} ${w.day} ${MONTH_NAMES[w.month - 1]} ${w.year}`;
+}
+
+/** `Mon 23 Nov 2026 10:00–11:00` (or `… 23:00 – Tue 24 Nov 2026 01:00`) in `tz`, for reasons sent to people. */
 export function describePeriod(start: number, end: number, tz: string): string {
-  let f = labels.get(tz);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-GB', {
-      timeZone: tz,
-      weekday: 'short',
-      day: 'numeric',
-      month: 'short',
-      year: 'numeric',
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-    });
-    labels.set(tz, f);
-  }
-  return f
-    .formatRange(start, end)
-    .replace(/,/g, '')
-    .replace(/\s*[–-]\s*/, '–');
+  const a = wallClock(start, tz);
+  const b = wallClock(end, tz);
+  const sameDay = a.year === b.year && a.month === b.month && a.day === b.day;
+  return sameDay ? `${date(a)} ${clock(a)}–${clock(b)}` : `${date(a)} ${clock(a)} – ${date(b)} ${clock(b)}`;
 }
