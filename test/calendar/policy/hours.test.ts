@@ -33,6 +33,7 @@ describe('parseTimes', () => {
     expect(parseTimes(['weekdays 08:00-18:00'])).toMatch(/^unknown weekday in 'weekdays 08:00-18:00'/);
     expect(parseTimes(['mon 08:00-25:00'])).toMatch(/^expected weekday ranges like/);
     expect(parseTimes(['mon-fri'])).toMatch(/^expected weekday ranges like/);
+    expect(parseTimes([])).toBe("expected weekday ranges like 'mon-fri 08:00-18:00'; the list is empty");
   });
 });
 
