@@ -72,7 +72,7 @@ function decideResource(request: BookingRequest, ctx: PolicyContext, defaultCapa
     if (v.kind === 'pass') continue;
     if (v.kind === 'decide') {
       if (declined.length === 0 || (v.decision.outcome !== 'ACCEPTED' && v.decision.outcome !== 'TENTATIVE')) return v.decision;
-      return { ...v.decision, declinedInstances: declined, reason: `${v.decision.reason} ${except(notes)}` };
+      return { ...v.decision, declinedInstances: declined.sort((a, b) => a - b), reason: `${v.decision.reason} ${except(notes)}` };
     }
     const gone = new Set<Occurrence>(v.occurrences);
     run.occurrences = run.occurrences.filter((o) => !gone.has(o));
