@@ -35,7 +35,7 @@ export function agentsOf(cfg: CalendarConfig, sourceOf: (channel: string) => str
       prefs: r.preferences,
       resourceKind: r.kind,
       capacity: r.capacity,
-      policies: r.policies,
+      policies: r.policies ?? [{ type: 'free', capacity: r.capacity ?? 1 }],
       members: [],
     });
   }

@@ -634,7 +634,7 @@ export class CalendarAgents {
       case 'ACCEPTED': {
         const declined = new Set(decision.declinedInstances ?? []);
         const rows = request.occurrences
-          .filter((o) => !declined.has(o.recurrenceId ?? 0))
+          .filter((o) => !declined.has(o.recurrenceId ?? o.start))
           .map((o) => this.#row(agent, object, o, 'BUSY', null));
         return { rows, partstat: 'ACCEPTED' };
       }

@@ -90,8 +90,10 @@ export const calendarConfigSchema = (refs: ConfigRefs) =>
             name: z.string().min(1).optional(),
             kind: z.enum(['room', 'equipment']).default('room'),
             tzid: tzid.default('UTC'),
+            /** Bookings at once; used by the default policy (`free`) when `policies` is not given. */
             capacity: z.number().int().positive().optional(),
-            policies: policiesSchema.default([]),
+            /** Decided in order; default: `[{type: free, capacity: CAPACITY or 1}]`. */
+            policies: policiesSchema.optional(),
             preferences: resourcePreferences,
           }),
         )
@@ -103,6 +105,7 @@ export const calendarConfigSchema = (refs: ConfigRefs) =>
             channel: refs.channel(),
             name: z.string().min(1).optional(),
             members: z.array(z.string()).min(1, 'a pool needs at least one member'),
+            /** Decide when no member takes the booking; default: decline. */
             policies: policiesSchema.default([]),
             preferences: resourcePreferences,
           }),
