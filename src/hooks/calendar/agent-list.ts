@@ -14,10 +14,13 @@ export function agentsOf(cfg: CalendarConfig, sourceOf: (channel: string) => str
   };
   const agents: Agent[] = [];
   for (const [id, p] of Object.entries(cfg.people)) {
+    const own = address('people', id, p.channel);
+    // Passing mail on to the channel's own address would hand it back to the agent, again and again.
+    if (p.forward === own) throw new Error(`people.${id}.forward: ${own} is the channel's own address`);
     agents.push({
       id,
       kind: 'person',
-      address: address('people', id, p.channel),
+      address: own,
       name: p.name,
       tzid: p.preferences.TZID ?? 'UTC',
       prefs: p.preferences,
