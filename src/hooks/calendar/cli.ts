@@ -85,7 +85,7 @@ export async function runCalendarCommand(args: readonly string[], io: Io): Promi
       io.stderr.write(
         values.agent
           ? `porter calendar: no agent "${values.agent}" (agents: ${[...agents.byId.keys()].join(', ')})\n`
-          : 'porter calendar: no agent among the mail\'s recipients (Delivered-To:, To:, Cc:); name one with --agent\n',
+          : "porter calendar: no agent among the mail's recipients (Delivered-To:, To:, Cc:); name one with --agent\n",
       );
       return 2;
     }

@@ -124,7 +124,9 @@ interface Bookings {
   decisions: { uid: string; outcome: string; reason: string; policy: string }[];
 }
 const bookings = (id: string, start: string, days = 28) =>
-  api<Bookings>(`/api/calendar/resources/${id}/bookings?start=${start}T00:00:00Z&end=${new Date(Date.parse(`${start}T00:00:00Z`) + days * 86_400_000).toISOString()}`);
+  api<Bookings>(
+    `/api/calendar/resources/${id}/bookings?start=${start}T00:00:00Z&end=${new Date(Date.parse(`${start}T00:00:00Z`) + days * 86_400_000).toISOString()}`,
+  );
 
 beforeAll(async () => {
   await Promise.all([ensureMailTools(), ensurePythonCalendar()]);
@@ -146,7 +148,15 @@ describe('a resource agent', () => {
   it('accepts a weekly series in Europe/Amsterdam and books every date at the right UTC time', async () => {
     const uid = unique('series');
     const week = monday(3);
-    await invite({ uid, attendees: ['room1@example.org'], summary: 'Team meeting', start: `${week}T10:00`, minutes: 60, tz: AMS, rrule: { freq: 'weekly', count: 3 } });
+    await invite({
+      uid,
+      attendees: ['room1@example.org'],
+      summary: 'Team meeting',
+      start: `${week}T10:00`,
+      minutes: 60,
+      tz: AMS,
+      rrule: { freq: 'weekly', count: 3 },
+    });
     const reply = await replyFor('org', uid);
     expect(reply.attendees).toEqual([expect.objectContaining({ address: 'room1@example.org', partstat: 'ACCEPTED' })]);
     expect(reply.comment).toContain('Room One');
@@ -154,7 +164,8 @@ describe('a resource agent', () => {
     const mine = json.bookings.filter((b) => b.uid === uid);
     expect(mine).toHaveLength(3);
     // 10:00 in Amsterdam is 09:00 UTC in winter, 08:00 in summer.
-    const offset = new Date(`${week}T12:00:00Z`).toLocaleString('en-GB', { timeZone: AMS, hour: '2-digit', hour12: false }) === '13' ? 9 : 8;
+    const offset =
+      new Date(`${week}T12:00:00Z`).toLocaleString('en-GB', { timeZone: AMS, hour: '2-digit', hour12: false }) === '13' ? 9 : 8;
     expect(mine[0]!.start).toBe(`${week}T${String(offset).padStart(2, '0')}:00:00.000Z`);
     expect(json.decisions.find((d) => d.uid === uid)?.outcome).toBe('ACCEPTED');
 
@@ -188,7 +199,15 @@ describe('a resource agent', () => {
     await invite({ uid: blocker, attendees: ['room1@example.org'], summary: 'Blocker', start: `${next}T09:00`, minutes: 60, tz: AMS });
     expect((await replyFor('org', blocker)).attendees[0]?.partstat).toBe('ACCEPTED');
     const series = unique('partial');
-    await invite({ uid: series, attendees: ['room1@example.org'], summary: 'Weekly', start: `${week}T09:00`, minutes: 60, tz: AMS, rrule: { freq: 'weekly', count: 4 } });
+    await invite({
+      uid: series,
+      attendees: ['room1@example.org'],
+      summary: 'Weekly',
+      start: `${week}T09:00`,
+      minutes: 60,
+      tz: AMS,
+      rrule: { freq: 'weekly', count: 4 },
+    });
     const reply = await replyFor('org', series);
     expect(reply.attendees[0]?.partstat).toBe('ACCEPTED');
     expect(reply.overrides).toEqual([expect.objectContaining({ partstat: 'DECLINED' })]);
@@ -214,16 +233,45 @@ describe('a resource agent', () => {
   it('ignores an older SEQUENCE and frees the time on CANCEL', async () => {
     const week = monday(7);
     const uid = unique('seq');
-    await invite({ uid, attendees: ['room2@example.org'], summary: 'Version two', start: `${week}T15:00`, minutes: 30, tz: AMS, sequence: 2 });
+    await invite({
+      uid,
+      attendees: ['room2@example.org'],
+      summary: 'Version two',
+      start: `${week}T15:00`,
+      minutes: 30,
+      tz: AMS,
+      sequence: 2,
+    });
     await replyFor('org', uid);
-    await invite({ uid, attendees: ['room2@example.org'], summary: 'Version one', start: `${week}T16:00`, minutes: 30, tz: AMS, sequence: 1 });
+    await invite({
+      uid,
+      attendees: ['room2@example.org'],
+      summary: 'Version one',
+      start: `${week}T16:00`,
+      minutes: 30,
+      tz: AMS,
+      sequence: 1,
+    });
     await eventually('the older request to be looked at', async () =>
       records.some((r) => r.uid === uid && String(r.msg).includes('older REQUEST')) ? true : undefined,
     );
     let { json } = await bookings('room2', week, 7);
     expect(json.bookings.filter((x) => x.uid === uid).map((x) => x.start)).toHaveLength(1);
-    expect((await api<{ bookings: { uid: string; summary: string }[] }>(`/api/calendar/resources/room2/bookings?start=${week}T00:00:00Z`)).json.bookings.find((x) => x.uid === uid)?.summary).toBe('Version two');
-    await invite({ uid, method: 'CANCEL', attendees: ['room2@example.org'], summary: 'Version two', start: `${week}T15:00`, minutes: 30, tz: AMS, sequence: 3 });
+    expect(
+      (
+        await api<{ bookings: { uid: string; summary: string }[] }>(`/api/calendar/resources/room2/bookings?start=${week}T00:00:00Z`)
+      ).json.bookings.find((x) => x.uid === uid)?.summary,
+    ).toBe('Version two');
+    await invite({
+      uid,
+      method: 'CANCEL',
+      attendees: ['room2@example.org'],
+      summary: 'Version two',
+      start: `${week}T15:00`,
+      minutes: 30,
+      tz: AMS,
+      sequence: 3,
+    });
     await eventually('the booking to be cancelled', async () => {
       ({ json } = await bookings('room2', week, 7));
       return json.bookings.some((x) => x.uid === uid) ? undefined : true;
@@ -247,20 +295,32 @@ describe('a person agent', () => {
   it('lists an invitation as pending; the answer from the API goes out as mail from the person', async () => {
     const week = monday(3);
     const uid = unique('for-alice');
-    await invite({ uid, attendees: ['alice@example.org', 'bob@example.org'], summary: 'Lunch', start: `${week}T12:00`, minutes: 60, tz: AMS, rrule: { freq: 'daily', count: 2 } });
+    await invite({
+      uid,
+      attendees: ['alice@example.org', 'bob@example.org'],
+      summary: 'Lunch',
+      start: `${week}T12:00`,
+      minutes: 60,
+      tz: AMS,
+      rrule: { freq: 'daily', count: 2 },
+    });
     interface Week {
       events: { uid: string; partstat: string; start: string }[];
       pending: { uid: string; method: string; organizer: string; recurring: boolean }[];
     }
-    const pending = await eventually('the invitation in alice\'s pending list', async () => {
+    const pending = await eventually("the invitation in alice's pending list", async () => {
       const { json } = await api<Week>(`/api/calendar/people/alice/week?start=${week}`);
       return json.pending.find((p) => p.uid === uid);
     });
     expect(pending).toMatchObject({ method: 'REQUEST', organizer: 'org@example.org', recurring: true });
-    const answered = await api<{ sent: boolean; messageId: string }>(`/api/calendar/people/alice/pending/${encodeURIComponent(uid)}`, 'POST', {
-      answer: 'ACCEPTED',
-      comment: 'See you there',
-    });
+    const answered = await api<{ sent: boolean; messageId: string }>(
+      `/api/calendar/people/alice/pending/${encodeURIComponent(uid)}`,
+      'POST',
+      {
+        answer: 'ACCEPTED',
+        comment: 'See you there',
+      },
+    );
     expect(answered.status).toBe(200);
     expect(answered.json.sent).toBe(true);
     const reply = await replyFor('org', uid, 'alice@example.org');
@@ -291,7 +351,9 @@ describe('a person agent', () => {
     const uid = res.json.uid;
     await eventually("room3's answer in alice's copy of the event", async () => {
       const row = await calendar().agents.store.object('alice', uid);
-      return row && /ATTENDEE[^\r\n]*PARTSTAT=ACCEPTED[^\r\n]*(\r\n )?[^\r\n]*room3@example\.org/i.test(row.ics.replace(/\r\n /g, '')) ? row : undefined;
+      return row && /ATTENDEE[^\r\n]*PARTSTAT=ACCEPTED[^\r\n]*(\r\n )?[^\r\n]*room3@example\.org/i.test(row.ics.replace(/\r\n /g, ''))
+        ? row
+        : undefined;
     });
     await eventually("the invitation in bob's pending list", async () =>
       (await calendar().agents.store.pending('bob')).find((p) => p.uid === uid),
@@ -309,18 +371,45 @@ describe('a person agent', () => {
     });
     const uid = res.json.uid;
     const before = await calendar().agents.store.object('alice', uid);
-    const forged = await makeCalendar({ method: 'REPLY', uid, organizer: 'alice@example.org', attendees: ['org@example.org'], partstat: 'ACCEPTED', summary: 'Private', start: `${week}T08:00`, minutes: 60 });
+    const forged = await makeCalendar({
+      method: 'REPLY',
+      uid,
+      organizer: 'alice@example.org',
+      attendees: ['org@example.org'],
+      partstat: 'ACCEPTED',
+      summary: 'Private',
+      start: `${week}T08:00`,
+      minutes: 60,
+    });
     await mailCalendar({ port: port('smtp'), from: 'mallory@example.org', to: ['alice@example.org'], calendar: forged });
-    await eventually('the refusal in the log', async () => records.find((r) => r.uid === uid && String(r.msg).startsWith('calendar message refused')));
+    await eventually('the refusal in the log', async () =>
+      records.find((r) => r.uid === uid && String(r.msg).startsWith('calendar message refused')),
+    );
     expect((await calendar().agents.store.object('alice', uid))?.ics).toBe(before?.ics);
   }, 60_000);
 
   it('checks the API input and names the field', async () => {
-    expect((await api<{ error: string }>('/api/calendar/invitations', 'POST', { from: 'alice', summary: 'x', start: 'soon', end: '2030-01-01T00:00:00Z', attendees: ['a@b.c'] })).json.error).toMatch(/^start/);
+    expect(
+      (
+        await api<{ error: string }>('/api/calendar/invitations', 'POST', {
+          from: 'alice',
+          summary: 'x',
+          start: 'soon',
+          end: '2030-01-01T00:00:00Z',
+          attendees: ['a@b.c'],
+        })
+      ).json.error,
+    ).toMatch(/^start/);
     expect((await api<{ error: string }>('/api/calendar/people/nobody/week')).status).toBe(404);
     expect((await api<{ error: string }>('/api/calendar/people/alice/pending/none', 'POST', { answer: 'ACCEPTED' })).status).toBe(404);
-    expect((await api<{ error: string }>('/api/calendar/people/alice/pending/none', 'POST', { answer: 'MAYBE' })).json.error).toMatch(/^answer/);
-    const agents = await api<{ people: { id: string }[]; resources: { id: string; policies: { type: string }[] }[]; pools: { members: string[] }[] }>('/api/calendar/agents');
+    expect((await api<{ error: string }>('/api/calendar/people/alice/pending/none', 'POST', { answer: 'MAYBE' })).json.error).toMatch(
+      /^answer/,
+    );
+    const agents = await api<{
+      people: { id: string }[];
+      resources: { id: string; policies: { type: string }[] }[];
+      pools: { members: string[] }[];
+    }>('/api/calendar/agents');
     expect(agents.json.people.map((p) => p.id)).toEqual(['alice', 'bob']);
     expect(agents.json.resources.find((r) => r.id === 'room2')?.policies).toEqual([{ type: 'free', capacity: 1 }]);
     expect(agents.json.pools[0]?.members).toEqual(['van1', 'van2']);
@@ -331,17 +420,26 @@ describe('bad scheduling mail', () => {
   const cases: { name: string; calendar: (uid: string, week: string) => string; partMethod?: string; answered: boolean }[] = [
     {
       name: 'broken iCalendar (an unterminated VEVENT)',
-      calendar: (uid, week) => `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:${uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:${week.replaceAll('-', '')}T100000Z\r\nORGANIZER:mailto:org@example.org\r\nATTENDEE:mailto:room3@example.org\r\nEND:VCALENDAR\r\n`,
+      calendar: (uid, week) =>
+        `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:${uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:${week.replaceAll('-', '')}T100000Z\r\nORGANIZER:mailto:org@example.org\r\nATTENDEE:mailto:room3@example.org\r\nEND:VCALENDAR\r\n`,
       answered: true,
     },
     {
       name: 'an unknown TZID',
-      calendar: (uid, week) => event(uid, `DTSTART;TZID=Mars/Olympus_Mons:${week.replaceAll('-', '')}T100000\r\nDTEND;TZID=Mars/Olympus_Mons:${week.replaceAll('-', '')}T110000\r\nORGANIZER:mailto:org@example.org\r\n`),
+      calendar: (uid, week) =>
+        event(
+          uid,
+          `DTSTART;TZID=Mars/Olympus_Mons:${week.replaceAll('-', '')}T100000\r\nDTEND;TZID=Mars/Olympus_Mons:${week.replaceAll('-', '')}T110000\r\nORGANIZER:mailto:org@example.org\r\n`,
+        ),
       answered: true,
     },
     {
       name: 'no UID',
-      calendar: (_uid, week) => event(undefined, `DTSTART:${week.replaceAll('-', '')}T100000Z\r\nDTEND:${week.replaceAll('-', '')}T110000Z\r\nORGANIZER:mailto:org@example.org\r\n`),
+      calendar: (_uid, week) =>
+        event(
+          undefined,
+          `DTSTART:${week.replaceAll('-', '')}T100000Z\r\nDTEND:${week.replaceAll('-', '')}T110000Z\r\nORGANIZER:mailto:org@example.org\r\n`,
+        ),
       answered: true,
     },
     {
@@ -352,7 +450,10 @@ describe('bad scheduling mail', () => {
     {
       name: 'a METHOD at odds with the part (method=REQUEST, METHOD:CANCEL)',
       calendar: (uid, week) =>
-        event(uid, `DTSTART:${week.replaceAll('-', '')}T100000Z\r\nDTEND:${week.replaceAll('-', '')}T110000Z\r\nORGANIZER:mailto:org@example.org\r\n`).replace('METHOD:REQUEST', 'METHOD:CANCEL'),
+        event(
+          uid,
+          `DTSTART:${week.replaceAll('-', '')}T100000Z\r\nDTEND:${week.replaceAll('-', '')}T110000Z\r\nORGANIZER:mailto:org@example.org\r\n`,
+        ).replace('METHOD:REQUEST', 'METHOD:CANCEL'),
       partMethod: 'REQUEST',
       answered: false,
     },
@@ -365,7 +466,13 @@ describe('bad scheduling mail', () => {
       const text = c.calendar(uid, week);
       const before = (await calendar().agents.store.objects('room3')).length;
       const logged = records.length;
-      await mailCalendar({ port: port('smtp'), from: 'org@example.org', to: ['room3@example.org'], calendar: text, partMethod: c.partMethod });
+      await mailCalendar({
+        port: port('smtp'),
+        from: 'org@example.org',
+        to: ['room3@example.org'],
+        calendar: text,
+        partMethod: c.partMethod,
+      });
       const line = await eventually('the refusal in the log', async () =>
         records.slice(logged).find((r) => String(r.msg).startsWith('calendar message refused')),
       );
@@ -373,7 +480,10 @@ describe('bad scheduling mail', () => {
       if (c.answered) {
         const reply = await replyFor('org', 'REQUEST-STATUS', 'room3@example.org');
         expect(reply.requestStatus).toMatch(/^[23]\.\d/);
-        fetched.set('org', (fetched.get('org') ?? []).filter((m) => !m.includes('REQUEST-STATUS')));
+        fetched.set(
+          'org',
+          (fetched.get('org') ?? []).filter((m) => !m.includes('REQUEST-STATUS')),
+        );
       }
       expect((await calendar().agents.store.objects('room3')).length).toBe(before);
       expect((await bookings('room3', week, 7)).json.bookings).toEqual([]);
@@ -396,7 +506,9 @@ describe('bad scheduling mail', () => {
       mail,
       [String(port('smtp'))],
     );
-    await eventually('the refusal in the log', async () => records.slice(logged).find((r) => String(r.msg).startsWith('calendar message refused')));
+    await eventually('the refusal in the log', async () =>
+      records.slice(logged).find((r) => String(r.msg).startsWith('calendar message refused')),
+    );
     // The agent still works afterwards.
     const uid = unique('after-deep');
     await invite({ uid, attendees: ['room3@example.org'], summary: 'Still here', start: `${monday(12)}T10:00`, minutes: 30, tz: AMS });
@@ -407,7 +519,15 @@ describe('bad scheduling mail', () => {
 describe('porter calendar handle --dry-run', () => {
   it('prints the reply it would send and stores nothing', async () => {
     const uid = unique('dry');
-    const text = await makeCalendar({ uid, organizer: 'org@example.org', attendees: ['room2@example.org'], summary: 'Dry', start: `${monday(13)}T10:00`, minutes: 30, tz: AMS });
+    const text = await makeCalendar({
+      uid,
+      organizer: 'org@example.org',
+      attendees: ['room2@example.org'],
+      summary: 'Dry',
+      start: `${monday(13)}T10:00`,
+      minutes: 30,
+      tz: AMS,
+    });
     const mail = `From: Org <org@example.org>\r\nTo: room2@example.org\r\nSubject: Dry\r\nMIME-Version: 1.0\r\nContent-Type: text/calendar; method=REQUEST; charset=utf-8\r\n\r\n${text}`;
     let out = '';
     let err = '';
