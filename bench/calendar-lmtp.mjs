@@ -51,7 +51,11 @@ for (const name of ['room@example.org', 'org@example.org']) await users.add(name
 const mailboxes = host.hooks.get('mail').mailboxes;
 
 const base = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate() + 14, 0, 0);
-const stamp = (ms) => new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+const stamp = (ms) =>
+  new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 function invitation(i) {
   const start = base + i * 30 * 60_000;
   const cal = [
@@ -157,12 +161,18 @@ for (;;) {
 }
 const done = performance.now();
 const used = process.cpuUsage(cpu);
-const booked = await host.store.db().selectFrom('calendar_occurrence').select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
+const booked = await host.store
+  .db()
+  .selectFrom('calendar_occurrence')
+  .select((eb) => eb.fn.countAll().as('n'))
+  .executeTakeFirst();
 await host.close();
 await rm(dir, { recursive: true, force: true });
 
 const seconds = (done - start) / 1000;
 console.log(`calendar over LMTP: ${COUNT} invitations to one room, ${CONNECTIONS} LMTP connections`);
 console.log(`  delivered over LMTP in ${((delivered - start) / 1000).toFixed(2)} s`);
-console.log(`  every REPLY in the organizer's mailbox after ${seconds.toFixed(2)} s: ${(COUNT / seconds).toFixed(0)} invitations/s accepted end to end`);
+console.log(
+  `  every REPLY in the organizer's mailbox after ${seconds.toFixed(2)} s: ${(COUNT / seconds).toFixed(0)} invitations/s accepted end to end`,
+);
 console.log(`  bookings recorded: ${booked.n}; CPU ${((used.user + used.system) / 1000 / (done - start)).toFixed(2)} cores on average`);

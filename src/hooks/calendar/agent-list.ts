@@ -9,7 +9,7 @@ import type { CalendarConfig } from './config.js';
 export function agentsOf(cfg: CalendarConfig, sourceOf: (channel: string) => string | undefined): Agent[] {
   const address = (kind: string, id: string, channel: string): string => {
     const source = sourceOf(channel);
-    if (!source || !source.includes('@')) throw new Error(`${kind}.${id}.channel: channel "${channel}" is not a mail address`);
+    if (!source?.includes('@')) throw new Error(`${kind}.${id}.channel: channel "${channel}" is not a mail address`);
     return source.toLowerCase();
   };
   const agents: Agent[] = [];

@@ -166,10 +166,15 @@ export class CalendarAgents {
       `calendar ${itip.method} for ${agent.id}`,
     );
     try {
-      if (agent.kind === 'person' && mail.sender === agent.address) return await this.#personOutgoing(agent, itip.method, itip.objects);
-      if (itip.freebusy) return await this.#freebusy(agent, itip.method, itip.freebusy, mail.sender);
-      if (agent.kind === 'person') return await this.#personIncoming(agent, itip.method, itip.objects, mail.sender);
-      return await this.#resource(agent, itip.method, itip.objects, mail.sender);
+      if (itip.freebusy) {
+        // The person's own free/busy mail (a copy of what they sent) is not theirs to answer.
+        if (agent.kind === 'person' && mail.sender === agent.address) return [];
+        return await this.#freebusy(agent, itip.method, itip.freebusy, mail.sender);
+      }
+      if (agent.kind !== 'person') return await this.#resource(agent, itip.method, itip.objects, mail.sender);
+      // A person's mail is also taken one at a time, so a REPLY cannot overtake the REQUEST it answers.
+      if (mail.sender === agent.address) return await this.#serial(agent.id, () => this.#personOutgoing(agent, itip.method, itip.objects));
+      return await this.#serial(agent.id, () => this.#personIncoming(agent, itip.method, itip.objects, mail.sender));
     } catch (error) {
       return this.#failed(agent, mail, error, part.text);
     }

@@ -16,7 +16,7 @@ import { CALENDAR_MIGRATION_OWNER, CalendarStore, calendarMigrations } from './s
 export const CALENDAR_USAGE = 'usage: porter calendar handle --dry-run [--config FILE] [--agent ID] < message.eml';
 
 interface Io {
-  readonly stdin: AsyncIterable<Buffer | string>;
+  readonly stdin: AsyncIterable<Buffer | string> | Iterable<Buffer | string>;
   readonly stdout: { write(s: string): unknown };
   readonly stderr: { write(s: string): unknown };
 }

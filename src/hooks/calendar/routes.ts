@@ -170,7 +170,7 @@ export function registerCalendarRoutes(app: FastifyInstance, ctx: CalendarRoutes
       const who = raw.trim().toLowerCase();
       if (!who) continue;
       const agent = agents.byAddress.get(who);
-      if (!agent || !agent.prefs.freebusy_sharing) {
+      if (!agent?.prefs.freebusy_sharing) {
         calendars[who] = { unknown: true };
         continue;
       }

@@ -116,7 +116,11 @@ async function invite(inv: Omit<Invitation, 'organizer'> & { organizer?: string 
 
 async function api<T>(url: string, method: 'GET' | 'POST' = 'GET', body?: unknown): Promise<{ status: number; json: T; text: string }> {
   const res = await host.http!.app.inject({ method, url, ...(body !== undefined ? { payload: body as object } : {}) });
-  return { status: res.statusCode, json: (res.headers['content-type']?.includes('json') ? res.json() : undefined) as T, text: res.body };
+  return {
+    status: res.statusCode,
+    json: (String(res.headers['content-type'] ?? '').includes('json') ? res.json() : undefined) as T,
+    text: res.body,
+  };
 }
 
 interface Bookings {
