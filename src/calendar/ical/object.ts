@@ -114,38 +114,15 @@ function parse(ics: string): Parsed {
   return { root, events, zones: root.getAllSubcomponents('vtimezone'), ...(master ? { master } : {}) };
 }
 
-/** Serialises a component as iCalendar text: CRLF lines folded at 75 octets. */
+/** Serialises a component as iCalendar text: CRLF lines folded at 75 octets (ical.js folds after `foldLength` octets plus the leading space). */
 export function serialise(component: ICAL.Component): string {
   const saved = ICAL.foldLength;
-  ICAL.foldLength = Number.MAX_SAFE_INTEGER;
-  let text: string;
+  ICAL.foldLength = 74;
   try {
-    text = component.toString();
+    return `${component.toString()}\r\n`;
   } finally {
     ICAL.foldLength = saved;
   }
-  return `${text.split(/\r?\n/).map(fold).join('\r\n')}\r\n`;
-}
-
-function fold(line: string): string {
-  if (Buffer.byteLength(line) <= 75) return line;
-  const out: string[] = [];
-  let current = '';
-  let bytes = 0;
-  let limit = 75;
-  for (const char of line) {
-    const size = Buffer.byteLength(char);
-    if (bytes + size > limit) {
-      out.push(current);
-      current = '';
-      bytes = 0;
-      limit = 74; // continuation lines start with a space
-    }
-    current += char;
-    bytes += size;
-  }
-  out.push(current);
-  return out.join('\r\n ');
 }
 
 /** Builds the CalendarObject for one UID's events (all with that UID), checking what every object needs. */
