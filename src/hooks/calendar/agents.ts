@@ -460,6 +460,8 @@ export class CalendarAgents {
   async #resourceOne(agent: Agent, method: ItipMethod, object: CalendarObject, sender: string | undefined): Promise<OutgoingPart[]> {
     const row = await this.store.object(agent.id, object.uid);
     const stored = row ? parseObject(row.ics) : undefined;
+    if ((method === 'REQUEST' || method === 'ADD') && !object.attendees.some((a) => a.address === agent.address))
+      throw new ItipRefusal({ code: '3.7', text: 'Invalid calendar user' }, `${agent.address} is not an attendee of ${object.uid}`);
     switch (method) {
       case 'REQUEST':
         if (stored && !isNewer(object, stored)) {
@@ -578,6 +580,7 @@ export class CalendarAgents {
       const version = await this.store.version(agent.id);
       const decision = await this.#decide(agent, request, window);
       const { rows, partstat } = this.#outcome(agent, object, request, decision, now);
+      const answer = this.#answer(agent, object, organizer, decision);
       try {
         await this.store.book({
           agent: agent.id,
@@ -601,7 +604,9 @@ export class CalendarAgents {
         throw error;
       }
       this.#log.info({ agent: agent.id, uid: object.uid, organizer, outcome: decision.outcome, policy: decision.policy }, decision.reason);
-      return this.#answer(agent, object, organizer, decision);
+      if (decision.outcome === 'DELEGATED' && decision.delegateTo)
+        return [answer, ...(await this.#delegate(agent, object, decision.delegateTo))];
+      return [answer];
     }
   }
 
@@ -659,32 +664,44 @@ export class CalendarAgents {
     }
   }
 
-  async #answer(agent: Agent, object: CalendarObject, organizer: string, decision: Decision): Promise<OutgoingPart[]> {
+  /** The agent's answer to the organizer, written before anything is stored, so a reply that cannot be written stores nothing. */
+  #answer(agent: Agent, object: CalendarObject, organizer: string, decision: Decision): OutgoingPart {
     const title = object.summary ?? object.uid;
     const who = agent.name ?? agent.address;
     if (decision.outcome === 'COUNTER' && decision.counter) {
       const content = writeCounter({ object, attendee: agent.address, period: decision.counter, comment: decision.reason });
-      return [this.#part(agent, [organizer], 'COUNTER', content, `New time proposed: ${title}`, `${who}: ${decision.reason}\n`)];
+      return this.#part(agent, [organizer], 'COUNTER', content, `New time proposed: ${title}`, `${who}: ${decision.reason}\n`);
     }
-    if (decision.outcome === 'DELEGATED' && decision.delegateTo) {
-      const member = this.byAddress.get(decision.delegateTo);
-      const out: OutgoingPart[] = [];
-      const content = writeReply({ object, attendee: agent.address, partstat: 'DELEGATED', comment: decision.reason });
-      out.push(this.#part(agent, [organizer], 'REPLY', content, `Delegated: ${title}`, `${who}: ${decision.reason}\n`));
-      if (member && member.kind === 'resource') out.push(...(await this.#serial(member.id, () => this.#decideAndBook(member, object))));
-      else out.push(this.#part(agent, [decision.delegateTo], 'REQUEST', writeRequest(object, 'REQUEST'), title, `Delegated by ${who}.\n`));
-      return out;
-    }
-    const partstat: PartStat = decision.outcome === 'ACCEPTED' ? 'ACCEPTED' : decision.outcome === 'TENTATIVE' ? 'TENTATIVE' : 'DECLINED';
+    const partstat: PartStat =
+      decision.outcome === 'ACCEPTED' || decision.outcome === 'TENTATIVE' || decision.outcome === 'DELEGATED'
+        ? decision.outcome
+        : 'DECLINED';
     const content = writeReply({
       object,
       attendee: agent.address,
       partstat,
       comment: decision.reason,
-      declinedInstances: decision.declinedInstances,
+      ...(decision.outcome === 'ACCEPTED' && decision.declinedInstances ? { declinedInstances: decision.declinedInstances } : {}),
     });
-    const word = partstat === 'ACCEPTED' ? 'Accepted' : partstat === 'TENTATIVE' ? 'Tentative' : 'Declined';
-    return [this.#part(agent, [organizer], 'REPLY', content, `${word}: ${title}`, `${who}: ${decision.reason}\n`)];
+    const word =
+      { ACCEPTED: 'Accepted', TENTATIVE: 'Tentative', DELEGATED: 'Delegated', DECLINED: 'Declined' }[partstat as string] ?? 'Declined';
+    return this.#part(agent, [organizer], 'REPLY', content, `${word}: ${title}`, `${who}: ${decision.reason}\n`);
+  }
+
+  /** A pool's booking passed on: a member hosted here decides at once and answers as itself; another gets the request. */
+  async #delegate(agent: Agent, object: CalendarObject, to: string): Promise<OutgoingPart[]> {
+    const member = this.byAddress.get(to);
+    if (member?.kind === 'resource') return this.#serial(member.id, () => this.#decideAndBook(member, object));
+    return [
+      this.#part(
+        agent,
+        [to],
+        'REQUEST',
+        writeRequest(object, 'REQUEST'),
+        object.summary ?? object.uid,
+        `Passed on by ${agent.name ?? agent.address}.\n`,
+      ),
+    ];
   }
 
   // ---- What a person does on the web page --------------------------------------------------
