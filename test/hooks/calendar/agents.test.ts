@@ -303,6 +303,22 @@ describe('a resource agent', () => {
     });
   }, 60_000);
 
+  it('frees one date of a series when the organizer cancels it', async () => {
+    const week = monday(15);
+    const uid = unique('cancel-one');
+    const base = { uid, attendees: ['room2@example.org'], summary: 'Standup', minutes: 15, tz: AMS };
+    await invite({ ...base, start: `${week}T09:00`, rrule: { freq: 'daily', count: 3 } });
+    expect((await replyFor('org', uid)).attendees[0]?.partstat).toBe('ACCEPTED');
+    expect((await bookings('room2', week, 7)).json.bookings.filter((b) => b.uid === uid)).toHaveLength(3);
+    const tuesday = new Date(Date.parse(`${week}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+    await invite({ ...base, method: 'CANCEL', start: `${tuesday}T09:00`, recurrenceId: `${tuesday}T09:00`, sequence: 1 });
+    const left = await eventually('two dates left', async () => {
+      const dates = (await bookings('room2', week, 7)).json.bookings.filter((b) => b.uid === uid);
+      return dates.length === 2 ? dates : undefined;
+    });
+    expect(left.map((b) => b.start.slice(0, 10))).not.toContain(tuesday);
+  }, 60_000);
+
   it('counter-proposes a time within its hours, and holds that slot for the organizer', async () => {
     const week = monday(14);
     const uid = unique('late');
@@ -409,6 +425,26 @@ describe('a person agent', () => {
     // Bob reads his mail elsewhere: the invitation was passed on there, whole.
     await eventually("the invitation in bob's own mailbox", async () =>
       (await mailFor('bob.mail')).find((m) => m.includes(uid) && m.includes('BEGIN:VCALENDAR')),
+    );
+  }, 60_000);
+
+  it("records the person's own invitation from a copy of the mail they sent", async () => {
+    const week = monday(16);
+    const uid = unique('own');
+    await invite({
+      uid,
+      organizer: 'alice@example.org',
+      attendees: ['bob@example.org', 'alice@example.org'],
+      summary: 'Own idea',
+      start: `${week}T10:00`,
+      minutes: 60,
+      tz: AMS,
+    });
+    const row = await eventually("the event in alice's schedule", async () => calendar().agents.store.object('alice', uid));
+    expect(row.organizer).toBe('alice@example.org');
+    expect((await calendar().agents.store.pending('alice')).map((p) => p.uid)).not.toContain(uid);
+    await eventually("the invitation in bob's pending list", async () =>
+      (await calendar().agents.store.pending('bob')).find((p) => p.uid === uid),
     );
   }, 60_000);
 
