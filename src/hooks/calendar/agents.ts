@@ -262,7 +262,7 @@ export class CalendarAgents {
           }
           const mine = object.attendees.find((a) => a.address === agent.address);
           await this.#putObject(agent, object, mine?.partstat ?? '');
-          if (method === 'REQUEST') await this.#putPending(agent, 'REQUEST', object, sender ?? object.organizer ?? '');
+          if (method === 'REQUEST') await this.#putPending(agent, 'REQUEST', object, object.organizer ?? sender ?? '');
           break;
         }
         case 'REPLY': {
@@ -288,7 +288,7 @@ export class CalendarAgents {
         case 'ADD': {
           if (stored) {
             await this.#putObject(agent, applyAdd(stored, object), row?.partstat ?? '');
-            await this.#putPending(agent, 'ADD', applyAdd(stored, object), sender ?? '');
+            await this.#putPending(agent, 'ADD', applyAdd(stored, object), object.organizer ?? sender ?? '');
           } else out.push(...this.#unknownAdd(agent, object));
           break;
         }
