@@ -401,6 +401,30 @@ describe('a person agent', () => {
     expect(fb.json.calendars['nobody@else.test']).toEqual({ unknown: true });
   }, 120_000);
 
+  it('proposes another time from the API: a COUNTER mailed from the person', async () => {
+    const week = monday(17);
+    const uid = unique('counter-me');
+    await invite({ uid, attendees: ['alice@example.org'], summary: 'Too early', start: `${week}T07:00`, minutes: 30, tz: AMS });
+    await eventually("the invitation in alice's pending list", async () =>
+      (await calendar().agents.store.pending('alice')).find((p) => p.uid === uid),
+    );
+    const counter = { start: `${week}T10:00:00Z`, end: `${week}T10:30:00Z` };
+    const bad = await api<{ error: string }>(`/api/calendar/people/alice/pending/${encodeURIComponent(uid)}`, 'POST', {
+      answer: 'COUNTER',
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error).toMatch(/^counter/);
+    const res = await api<{ sent: boolean }>(`/api/calendar/people/alice/pending/${encodeURIComponent(uid)}`, 'POST', {
+      answer: 'COUNTER',
+      counter,
+      comment: 'Later?',
+    });
+    expect(res.status).toBe(200);
+    const reply = await replyFor('org', uid, 'alice@example.org', 'COUNTER');
+    expect(reply.dtstart).toBe(counter.start);
+    expect(reply.comment).toBe('Later?');
+  }, 120_000);
+
   it("sends the person's invitation; the room's answer comes back into the person's schedule", async () => {
     const week = monday(9);
     const res = await api<{ uid: string; messageId: string }>('/api/calendar/invitations', 'POST', {
