@@ -3,7 +3,7 @@
 // daily, monthly, in several IANA zones, with EXDATEs and moved instances, begun up to three years
 // before the window), timed through the calendar engine as the resource agent calls it.
 // Usage: node --import tsx bench/calendar-freebusy.mjs [series]
-import { busyPeriods, parseObject } from '../src/calendar/ical/index.ts';
+import { busyPeriods, occurrences, parseObject } from '../src/calendar/ical/index.ts';
 
 const SERIES = Number(process.argv[2] ?? 1000);
 const ZONES = ['Europe/Berlin', 'America/New_York', 'Asia/Tokyo', 'Europe/London', 'Australia/Sydney', 'UTC'];
@@ -44,35 +44,35 @@ function series(i) {
   return lines.join('\r\n');
 }
 
+/** Runs `f`, returning its wall-clock and CPU milliseconds (CPU time is steadier on a shared machine). */
+function timed(f) {
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  const value = f();
+  const wall = performance.now() - start;
+  const used = process.cpuUsage(cpu);
+  return { value, wall, cpu: (used.user + used.system) / 1000 };
+}
+
 const texts = Array.from({ length: SERIES }, (_, i) => series(i));
 const window = { start: Date.UTC(2026, 0, 1), end: Date.UTC(2027, 0, 1) };
 
-let t = performance.now();
-const objects = texts.map((text) => parseObject(text));
-const parseMs = performance.now() - t;
-
-t = performance.now();
-const busy = busyPeriods(objects, window);
-const firstMs = performance.now() - t;
-
-const repeats = [];
-for (let r = 0; r < 20; r++) {
-  t = performance.now();
-  busyPeriods(objects, window);
-  repeats.push(performance.now() - t);
-}
-const moved = [];
-for (let r = 1; r <= 10; r++) {
-  const w = { start: window.start + r * 86_400_000, end: window.end + r * 86_400_000 };
-  t = performance.now();
-  busyPeriods(objects, w);
-  moved.push(performance.now() - t);
-}
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-console.log(
-  `calendar free/busy: ${SERIES} recurring series, one year (${new Date(window.start).toISOString().slice(0, 10)} to ${new Date(window.end).toISOString().slice(0, 10)}), ${busy.length} busy periods`,
+const parsed = timed(() => texts.map((text) => parseObject(text)));
+const objects = parsed.value;
+const first = timed(() => busyPeriods(objects, window));
+const busy = first.value;
+const occurrencesInYear = objects.reduce((n, o) => n + occurrences(o, window).length, 0);
+const repeats = Array.from({ length: 20 }, () => timed(() => busyPeriods(objects, window)));
+const moved = Array.from({ length: 10 }, (_, r) =>
+  timed(() => busyPeriods(objects, { start: window.start + (r + 1) * 86_400_000, end: window.end + (r + 1) * 86_400_000 })),
 );
-console.log(`  parse ${SERIES} stored objects:            ${parseMs.toFixed(1)} ms`);
-console.log(`  first free/busy (expand every series):    ${firstMs.toFixed(1)} ms`);
-console.log(`  free/busy again, same window (median 20): ${median(repeats).toFixed(1)} ms`);
-console.log(`  free/busy, window moved a day (median 10): ${median(moved).toFixed(1)} ms`);
+const median = (xs, key) => xs.map((x) => x[key]).sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const show = (label, wall, cpu) =>
+  console.log(`  ${label.padEnd(44)} ${wall.toFixed(1).padStart(8)} ms wall ${cpu.toFixed(1).padStart(8)} ms CPU`);
+console.log(
+  `calendar free/busy: ${SERIES} recurring series, ${occurrencesInYear} occurrences in one year (${new Date(window.start).toISOString().slice(0, 10)} to ${new Date(window.end).toISOString().slice(0, 10)}), ${busy.length} merged busy periods`,
+);
+show(`parse ${SERIES} stored objects`, parsed.wall, parsed.cpu);
+show('first free/busy (expand every series)', first.wall, first.cpu);
+show('free/busy again, same window (median of 20)', median(repeats, 'wall'), median(repeats, 'cpu'));
+show('free/busy, window moved a day (median of 10)', median(moved, 'wall'), median(moved, 'cpu'));

@@ -57,7 +57,7 @@ export class SharedZoneCalendar extends ICAL.Component {
     const component = this.getAllSubcomponents('vtimezone').find((z) => z.getFirstPropertyValue('tzid') === tzid);
     let zone: ICAL.Timezone | null = null;
     if (component) {
-      const key = component.toString().replace(/^LAST-MODIFIED:.*$/m, '');
+      const key = JSON.stringify(component.toJSON()).replace(/\["last-modified",\{\},"date-time","[^"]*"\],?/, '');
       zone = sharedZones.get(key) ?? null;
       if (!zone) {
         zone = new ICAL.Timezone({ component: new ICAL.Component(ICAL.helpers.clone(component.toJSON(), true) as unknown[]), tzid });
@@ -70,7 +70,11 @@ export class SharedZoneCalendar extends ICAL.Component {
   }
 }
 
-function check(component: JCalComponent, zones: ReadonlySet<string>): void {
+/** Components nest a few levels (VCALENDAR, VEVENT, VALARM; VTIMEZONE, STANDARD); far deeper is an attack. */
+const MAX_NESTING = 16;
+
+function check(component: JCalComponent, zones: ReadonlySet<string>, depth = 0): void {
+  if (depth > MAX_NESTING) throw new CalendarError(STATUS.invalidSequence, `components nested deeper than ${MAX_NESTING}`);
   const inZone = component[0] === 'standard' || component[0] === 'daylight';
   for (const property of component[1]) {
     const [name, params, type, ...values] = property;
@@ -87,7 +91,7 @@ function check(component: JCalComponent, zones: ReadonlySet<string>): void {
       }
     }
   }
-  for (const sub of component[2]) check(sub, zones);
+  for (const sub of component[2]) check(sub, zones, depth + 1);
 }
 
 function checkTime(name: string, value: unknown): void {

@@ -1,16 +1,19 @@
 /**
- * Occurrences of events and the free/busy they make: RRULE, RDATE, EXDATE, overridden instances
- * (RECURRENCE-ID, RANGE=THISANDFUTURE), time zones and DST, all-day events, DURATION or DTEND.
- * Each object's prepared rules and its last expansion are cached, so a free/busy query over many
- * series repeats no parsing and, for the same window, no expansion.
+ * Occurrences of events: RRULE, RDATE, EXDATE, overridden instances (RECURRENCE-ID,
+ * RANGE=THISANDFUTURE), time zones and DST, all-day events, DURATION or DTEND. Each object's
+ * prepared rules and its last expansion are cached, so that asking again repeats no parsing and,
+ * for a window inside the last one, no expansion.
  */
 import ICAL from 'ical.js';
-import type { BusyPeriod, BusyType, CalendarObject, Occurrence, Period } from '../model.js';
+import type { CalendarObject, Occurrence, Period } from '../model.js';
 import { CalendarError, STATUS } from './errors.js';
 import { type Parsed, parsedOf } from './object.js';
+import { floatingRule, iteratorNear, plainSteps } from './rules.js';
+import { floating, ms, namedZone, wall, wallToUtc } from './wallclock.js';
 
 /** One instance with what free/busy needs. */
-interface Instance extends Occurrence {
+export interface Instance extends Omit<Occurrence, 'recurrenceId'> {
+  readonly recurrenceId: number | undefined;
   readonly cancelled: boolean;
   readonly transparent: boolean;
   readonly tentative: boolean;
@@ -57,19 +60,11 @@ const prepared = new WeakMap<Parsed, Prepared>();
 function factsOf(component: ICAL.Component, inherited?: Facts): Facts {
   const status = String(component.getFirstPropertyValue('status') ?? '').toUpperCase();
   const transp = String(component.getFirstPropertyValue('transp') ?? '').toUpperCase();
-  const busyStatus = String(component.getFirstPropertyValue('x-microsoft-cdo-busystatus') ?? '').toUpperCase();
   return {
     cancelled: status === 'CANCELLED' || (inherited?.cancelled === true && status === ''),
-    transparent: transp === 'TRANSPARENT' || busyStatus === 'FREE' || (inherited?.transparent === true && transp === ''),
-    tentative: status === 'TENTATIVE' || busyStatus === 'TENTATIVE' || (inherited?.tentative === true && status === ''),
+    transparent: transp === 'TRANSPARENT' || (inherited?.transparent === true && transp === ''),
+    tentative: status === 'TENTATIVE' || (inherited?.tentative === true && status === ''),
   };
-}
-
-const ms = (time: ICAL.Time): number => time.toUnixTime() * 1000;
-
-/** Seconds since 1970 of a time's wall-clock reading, as if it were UTC. */
-function wall(time: ICAL.Time): number {
-  return Date.UTC(time.year, time.month - 1, time.day, time.hour, time.minute, time.second) / 1000;
 }
 
 /** The component's length in wall-clock seconds, from DTEND or DURATION (RFC 5545 §3.6.1 defaults). */
@@ -82,72 +77,6 @@ function wallSecondsOf(component: ICAL.Component, start: ICAL.Time): number {
   const duration = component.getFirstPropertyValue('duration');
   if (duration instanceof ICAL.Duration) return Math.max(0, duration.toSeconds());
   return start.isDate ? 86400 : 0;
-}
-
-/**
- * Wall-clock seconds in `zone` to UTC ms. ical.js's own conversion walks the zone's changes for
- * every time; here a day whose offset does not change is looked up once, so only the few
- * instances on a DST change day take the slow way.
- */
-const dayOffsets = new WeakMap<ICAL.Timezone, Map<number, number>>();
-
-function zoneOffset(zone: ICAL.Timezone, wallSeconds: number): number {
-  const d = new Date(wallSeconds * 1000);
-  const time = ICAL.Time.fromData(
-    {
-      year: d.getUTCFullYear(),
-      month: d.getUTCMonth() + 1,
-      day: d.getUTCDate(),
-      hour: d.getUTCHours(),
-      minute: d.getUTCMinutes(),
-      second: d.getUTCSeconds(),
-    },
-    zone,
-  );
-  return zone.utcOffset(time);
-}
-
-function wallToUtc(zone: ICAL.Timezone | undefined, wallSeconds: number): number {
-  if (!zone) return wallSeconds * 1000;
-  let days = dayOffsets.get(zone);
-  if (!days) {
-    days = new Map();
-    dayOffsets.set(zone, days);
-  }
-  const day = Math.floor(wallSeconds / 86400);
-  let offset = days.get(day);
-  if (offset === undefined) {
-    const atStart = zoneOffset(zone, day * 86400);
-    offset = atStart === zoneOffset(zone, day * 86400 + 86399) ? atStart : Number.NaN;
-    days.set(day, offset);
-  }
-  return (wallSeconds - (Number.isNaN(offset) ? zoneOffset(zone, wallSeconds) : offset)) * 1000;
-}
-
-/** The zone a time is read in, when it is a named zone (not UTC, floating or a date). */
-function namedZone(time: ICAL.Time): ICAL.Timezone | undefined {
-  const zone = time.zone;
-  if (time.isDate || !zone || zone === ICAL.Timezone.utcTimezone || zone === ICAL.Timezone.localTimezone || zone.tzid === 'UTC')
-    return undefined;
-  return zone;
-}
-
-function floating(time: ICAL.Time): ICAL.Time {
-  return ICAL.Time.fromData(
-    time.isDate
-      ? { year: time.year, month: time.month, day: time.day, isDate: true }
-      : { year: time.year, month: time.month, day: time.day, hour: time.hour, minute: time.minute, second: time.second },
-    ICAL.Timezone.localTimezone,
-  );
-}
-
-/** The rule with UNTIL read as a floating time in `zone`, so that it can run on floating times. */
-function floatingRule(rule: ICAL.Recur, zone: ICAL.Timezone | undefined): ICAL.Recur {
-  if (!zone || !rule.until || rule.until.isDate) return rule;
-  const copy = rule.clone();
-  const until = rule.until.zone === ICAL.Timezone.localTimezone ? rule.until : rule.until.convertToZone(zone);
-  copy.until = floating(until);
-  return copy;
 }
 
 function endOf(start: ICAL.Time, startMs: number, wallSeconds: number): number {
@@ -239,29 +168,8 @@ function prepare(object: CalendarObject): Prepared {
   return result;
 }
 
-/** Rule iterator started as close before `from` as the rule allows: whole periods of simple rules are skipped. */
-function iteratorFrom(rule: ICAL.Recur, start: ICAL.Time, from: number): ICAL.RecurIterator {
-  const startMs = wall(start) * 1000;
-  const interval = rule.interval || 1;
-  const parts = Object.keys(rule.parts);
-  const periodDays = rule.freq === 'DAILY' ? interval : rule.freq === 'WEEKLY' ? 7 * interval : 0;
-  const simple =
-    periodDays > 0 &&
-    !rule.count &&
-    parts.every((p) => p === 'BYDAY' && rule.freq === 'WEEKLY') &&
-    (parts.length === 0 || (rule.parts.BYDAY ?? []).every((d) => /^[A-Z]{2}$/.test(String(d))));
-  // Skipping needs DTSTART itself to be an instance of the rule, so that every shifted start is one too.
-  const startDay = ['SU', 'MO', 'TU', 'WE', 'TH', 'FR', 'SA'][start.dayOfWeek() - 1];
-  if (simple && parts.length === 1 && !(rule.parts.BYDAY ?? []).includes(String(startDay))) return rule.iterator(start);
-  const gap = from - startMs - 2 * 86400_000;
-  if (!simple || gap <= periodDays * 86400_000) return rule.iterator(start);
-  const periods = Math.floor(gap / (periodDays * 86400_000));
-  const shifted = start.clone();
-  shifted.adjust(periods * periodDays, 0, 0, 0);
-  return rule.iterator(shifted);
-}
-
-const MAX_INSTANCES = 200_000;
+/** A bound on the instances one rule yields per expansion, against a FREQ=SECONDLY series over years. */
+const MAX_INSTANCES = 50_000;
 
 function expandRange(p: Prepared, from: number, to: number): Instance[] {
   const out: Instance[] = [];
@@ -274,11 +182,11 @@ function expandRange(p: Prepared, from: number, to: number): Instance[] {
   const lo = from - p.reach;
   const hi = to + p.reach;
   const seen = new Set<number>();
-  /** Adds the instance at `time` (a real time; or floating, read in the series' zone, with `r` its UTC ms). */
-  const add = (time: ICAL.Time, explicitEnd?: ICAL.Time, r = ms(time)): void => {
+  /** Adds the instance at `r` (UTC ms): from a real time (`time`), or from wall-clock seconds in the series' zone (`at`). */
+  const add = (r: number, at: number | undefined, time?: ICAL.Time, explicitEnd?: ICAL.Time): void => {
     if (r < lo || r >= hi || seen.has(r)) return;
     seen.add(r);
-    if (p.exdates.has(r) || (p.exdays.size > 0 && p.exdays.has(time.year * 10000 + time.month * 100 + time.day))) return;
+    if (p.exdates.has(r) || (p.exdays.size > 0 && p.exdays.has(dayKey(at, time)))) return;
     const exact = p.overrides.get(r);
     if (exact) {
       if (exact.start < to && exact.end > from) out.push(instanceOf(p, r, exact.start, exact.end, exact));
@@ -291,22 +199,34 @@ function expandRange(p: Prepared, from: number, to: number): Instance[] {
       s = r + future.shift;
       e = s + future.wallSeconds * 1000;
     } else if (explicitEnd) e = ms(explicitEnd);
-    else if (time.zone === ICAL.Timezone.localTimezone && !time.isDate) e = wallToUtc(p.zone, wall(time) + p.wallSeconds);
-    else e = endOf(time, r, p.wallSeconds);
+    else if (at !== undefined) e = start.isDate ? r + p.wallSeconds * 1000 : wallToUtc(p.zone, at + p.wallSeconds);
+    else e = endOf(time ?? start, r, p.wallSeconds);
     if (s < to && e > from) out.push(instanceOf(p, r, s, e, future ?? p.facts));
   };
-  add(start);
-  for (const rdate of p.rdates) add(rdate.start, rdate.end);
-  // Rules run on floating times (ical.js does no zone arithmetic per step); each instance is then read in the series' zone.
+  add(ms(start), undefined, start);
+  for (const rdate of p.rdates) add(ms(rdate.start), undefined, rdate.start, rdate.end);
+  // Rules run on floating times (no zone arithmetic per step); each instance is then read in the series' zone.
   const floatingStart = p.floatingStart ?? start;
+  const toUtc = (at: number) => (start.isDate ? at * 1000 : wallToUtc(p.zone, at));
+  const fromWall = Math.floor(lo / 1000) - 14 * 3600;
   for (const rule of p.rules) {
-    const iterator = iteratorFrom(rule, floatingStart, lo - 14 * 3600_000);
+    const step = plainSteps(rule, floatingStart, fromWall);
+    if (step) {
+      for (let at = step(), n = 0; at !== undefined && n < MAX_INSTANCES; at = step(), n++) {
+        const r = toUtc(at);
+        if (r >= hi) break;
+        add(r, at);
+      }
+      continue;
+    }
+    const iterator = iteratorNear(rule, floatingStart, fromWall);
     for (let n = 0; n < MAX_INSTANCES; n++) {
       const next = iterator.next();
       if (!next) break;
-      const r = next.isDate ? ms(next) : wallToUtc(p.zone, wall(next));
+      const at = wall(next);
+      const r = toUtc(at);
       if (r >= hi) break;
-      add(next, undefined, r);
+      add(r, at);
     }
   }
   // Overrides whose RECURRENCE-ID the rules do not produce (moved in from elsewhere) still happen.
@@ -314,6 +234,13 @@ function expandRange(p: Prepared, from: number, to: number): Instance[] {
     if (!seen.has(o.recurrenceId) && o.start < to && o.end > from) out.push(instanceOf(p, o.recurrenceId, o.start, o.end, o));
   }
   return out.sort((a, b) => a.start - b.start || a.end - b.end);
+}
+
+/** YYYYMMDD of an instance's local date, for EXDATEs given as dates. */
+function dayKey(at: number | undefined, time: ICAL.Time | undefined): number {
+  if (at === undefined) return time ? time.year * 10000 + time.month * 100 + time.day : 0;
+  const d = new Date(at * 1000);
+  return d.getUTCFullYear() * 10000 + (d.getUTCMonth() + 1) * 100 + d.getUTCDate();
 }
 
 function futureFor(futures: readonly Override[], r: number): Override | undefined {
@@ -326,12 +253,13 @@ function futureFor(futures: readonly Override[], r: number): Override | undefine
 }
 
 function instanceOf(p: Prepared, recurrenceId: number, start: number, end: number, facts: Facts): Instance {
+  // One object shape for every instance (no spread), so that V8 keeps the hot loops monomorphic.
   const recurring = p.rules.length > 0 || p.rdates.length > 0 || p.overrides.size > 0;
   return {
     uid: p.uid,
     start,
     end,
-    ...(recurring ? { recurrenceId } : {}),
+    recurrenceId: recurring ? recurrenceId : undefined,
     cancelled: facts.cancelled || p.facts.cancelled,
     transparent: facts.transparent,
     tentative: facts.tentative,
@@ -339,7 +267,7 @@ function instanceOf(p: Prepared, recurrenceId: number, start: number, end: numbe
 }
 
 /** The object's instances over a range covering the window (cached), sorted by start; the caller filters. */
-function covering(object: CalendarObject, window: Period): readonly Instance[] {
+export function covering(object: CalendarObject, window: Period): readonly Instance[] {
   const p = prepare(object);
   const cached = p.cached;
   if (cached && cached.from <= window.start && cached.to >= window.end) return cached.instances;
@@ -370,88 +298,4 @@ export function occurrences(object: CalendarObject, window: Period): Occurrence[
     );
   }
   return out;
-}
-
-const TYPE_ORDER: Record<BusyType, number> = { BUSY: 0, 'BUSY-UNAVAILABLE': 1, 'BUSY-TENTATIVE': 2 };
-
-/** Merged busy time within the window: sorted by start, overlapping periods of one type merged. */
-export function busyPeriods(objects: readonly CalendarObject[], window: Period): BusyPeriod[] {
-  if (!(window.end > window.start)) return [];
-  const busy = new Spans();
-  const tentative = new Spans();
-  for (const object of objects) {
-    for (const i of covering(object, window)) {
-      if (i.start >= window.end || i.end <= window.start || i.cancelled || i.transparent || i.end <= i.start) continue;
-      (i.tentative ? tentative : busy).add(Math.max(i.start, window.start), Math.min(i.end, window.end));
-    }
-  }
-  return [...busy.union('BUSY'), ...tentative.union('BUSY-TENTATIVE')].sort(
-    (a, b) => a.start - b.start || TYPE_ORDER[a.type] - TYPE_ORDER[b.type],
-  );
-}
-
-/**
- * Spans of one busy type, merged by a sweep over their starts and ends sorted apart (numeric
- * typed-array sorts, no comparator): a merged span opens when none is open and closes when the
- * last open one ends; a span starting where another ends continues it.
- */
-class Spans {
-  #starts = new Float64Array(256);
-  #ends = new Float64Array(256);
-  #count = 0;
-
-  add(start: number, end: number): void {
-    if (this.#count === this.#starts.length) {
-      const grow = (from: Float64Array) => {
-        const to = new Float64Array(from.length * 2);
-        to.set(from);
-        return to;
-      };
-      this.#starts = grow(this.#starts);
-      this.#ends = grow(this.#ends);
-    }
-    this.#starts[this.#count] = start;
-    this.#ends[this.#count] = end;
-    this.#count += 1;
-  }
-
-  union(type: BusyType): BusyPeriod[] {
-    const n = this.#count;
-    const starts = this.#starts.subarray(0, n).sort();
-    const ends = this.#ends.subarray(0, n).sort();
-    const out: BusyPeriod[] = [];
-    let open = 0;
-    let from = 0;
-    let s = 0;
-    let e = 0;
-    while (e < n) {
-      if (s < n && starts[s]! <= ends[e]!) {
-        if (open === 0) from = starts[s]!;
-        open += 1;
-        s += 1;
-      } else {
-        open -= 1;
-        if (open === 0) out.push({ start: from, end: ends[e]!, type });
-        e += 1;
-      }
-    }
-    return out;
-  }
-}
-
-/** Sorts busy periods and merges those of one type that overlap or touch. */
-export function mergeBusy(periods: readonly BusyPeriod[]): BusyPeriod[] {
-  const byType = new Map<BusyType, Spans>();
-  for (const p of periods) {
-    if (p.end <= p.start) continue;
-    let spans = byType.get(p.type);
-    if (!spans) {
-      spans = new Spans();
-      byType.set(p.type, spans);
-    }
-    spans.add(p.start, p.end);
-  }
-  return [...byType]
-    .flatMap(([type, spans]) => spans.union(type))
-    .sort((a, b) => a.start - b.start || TYPE_ORDER[a.type] - TYPE_ORDER[b.type]);
 }

@@ -5,11 +5,12 @@
  */
 
 export { CalendarError } from './errors.js';
-export { busyPeriods, occurrences } from './expand.js';
+export { occurrences } from './expand.js';
+export { busyPeriods } from './freebusy.js';
 export { applyAdd, applyCancel, applyReply, isNewer, withPartstat } from './merge.js';
 export { calendarParts } from './mime.js';
 export { parseObject } from './object.js';
-export { parseItip } from './parse.js';
+export { methodMeant, parseItip } from './parse.js';
 export {
   writeCounter,
   writeDeclineCounter,

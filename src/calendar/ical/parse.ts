@@ -46,6 +46,19 @@ export function parseItip(text: string): ItipMessage {
   return { method, objects };
 }
 
+/**
+ * The method a message means, given who sent it: a REQUEST that an attendee (not the organizer)
+ * sends for an event is a counter-proposal, as some clients send one; otherwise its METHOD.
+ */
+export function methodMeant(message: ItipMessage, sender: string): ItipMethod {
+  const from = addressOf(sender);
+  if (message.method !== 'REQUEST' || message.objects.length === 0) return message.method;
+  const counters = message.objects.every(
+    (o) => o.organizer !== undefined && o.organizer !== from && o.attendees.some((a) => a.address === from),
+  );
+  return counters ? 'COUNTER' : message.method;
+}
+
 function checkEvent(method: ItipMethod, event: ICAL.Component, uid: string): void {
   const attendees = event.getAllProperties('attendee');
   if (NEEDS_ATTENDEE.has(method) && attendees.length === 0)

@@ -8,7 +8,7 @@ import ICAL from 'ical.js';
 import type { BusyPeriod, CalendarObject, FreeBusyObject, ItipMethod, PartStat, Period, RequestStatus } from '../model.js';
 import { copyOf, findAttendee, mainOf, setTime, startOf, timeLike } from './components.js';
 import { CalendarError, STATUS } from './errors.js';
-import { mergeBusy } from './expand.js';
+import { mergeBusy } from './freebusy.js';
 import { withPartstat } from './merge.js';
 import { addressOf, serialise, wrapEvents } from './object.js';
 import { parseItip } from './parse.js';
@@ -41,7 +41,7 @@ function setText(component: ICAL.Component, name: string, value: string | undefi
 
 function setStatus(component: ICAL.Component, status: RequestStatus | undefined): void {
   component.removeAllProperties('request-status');
-  if (status) component.addPropertyWithValue('request-status', `${status.code};${status.text}`);
+  if (status) component.addPropertyWithValue('request-status', [status.code, status.text]);
 }
 
 /** METHOD:REPLY with only the replying attendee, their PARTSTAT, and declined instances as overrides. */

@@ -33,7 +33,8 @@ const domain = z
 const tzid = z.string({ error: 'expected an IANA time zone name' }).refine(isTimeZone, { error: 'unknown time zone' });
 const list = <T extends z.ZodType>(item: T) => z.array(item, { error: 'expected a list' });
 
-const freeSchema = z.strictObject({ type: z.literal('free'), capacity: positiveInt().default(1) });
+// Without `capacity`, 1 (a pool: its number of members).
+const freeSchema = z.strictObject({ type: z.literal('free'), capacity: positiveInt().optional() });
 const capacitySchema = z.strictObject({ type: z.literal('capacity'), max: positiveInt() });
 const recurringSchema = z.strictObject({
   type: z.literal('recurring'),
@@ -138,7 +139,7 @@ export const policiesSchema = list(policySchema);
 /** A pool: a set of resources, each deciding by its own policies; the pool's own `policies` decide when none accepts. */
 export const poolSchema = z.strictObject({
   members: list(address).min(1, { error: 'expected at least one member' }),
-  policies: policiesSchema.default([{ type: 'free', capacity: 1 }]),
+  policies: policiesSchema.default([{ type: 'free' }]),
 });
 
 export type PolicyConfig = z.output<typeof policySchema>;

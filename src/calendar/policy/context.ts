@@ -2,7 +2,7 @@
  * What a policy sees while deciding: the resource, its bookings, and the request as the policies
  * before it left it (instances some earlier policy declined are no longer asked about).
  */
-import type { BookingIndex, BookingRequest, Decision, Occurrence } from '../model.js';
+import type { Booking, BookingIndex, BookingRequest, Decision, Occurrence, Period } from '../model.js';
 import type { PolicyConfig } from './config.js';
 
 export interface PoolMember {
@@ -54,4 +54,17 @@ export function instanceId(o: Occurrence): number {
 /** A verdict deciding `outcome` for `policy` with `reason`. */
 export function decided(outcome: Decision['outcome'], policy: string, reason: string, more?: Partial<Decision>): Verdict {
   return { kind: 'decide', decision: { outcome, policy, reason, ...more } };
+}
+
+/** Several booking indexes read as one (a pool's own bookings and its members'). */
+export class UnionIndex implements BookingIndex {
+  constructor(private readonly parts: readonly BookingIndex[]) {}
+
+  overlapping(period: Period, exceptUid?: string): readonly Booking[] {
+    return this.parts.flatMap((p) => p.overlapping(period, exceptUid));
+  }
+
+  byOrganizer(organizer: string, period: Period): readonly Booking[] {
+    return this.parts.flatMap((p) => p.byOrganizer(organizer, period));
+  }
 }

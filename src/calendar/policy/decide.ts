@@ -5,7 +5,7 @@
 import type { BookingRequest, Decision, Occurrence } from '../model.js';
 import { approval, who } from './access.js';
 import type { PolicyConfig } from './config.js';
-import { instanceId, type PolicyContext, type Run, type Verdict } from './context.js';
+import { instanceId, type PolicyContext, type Run, UnionIndex, type Verdict } from './context.js';
 import { conflicts, counter, duration, hours, noRecurring, recurring, window } from './policies.js';
 import { quota } from './quota.js';
 
@@ -35,13 +35,13 @@ function verdict(cfg: PolicyConfig, run: Run): Verdict {
   }
 }
 
-/** Bookings that may run at once: the first `capacity` or `free` entry's, else 1. */
-export function capacityOf(policies: readonly PolicyConfig[]): number {
+/** Bookings that may run at once: the first `capacity` or `free` entry's that says, else `otherwise` (1; a pool's member count). */
+export function capacityOf(policies: readonly PolicyConfig[], otherwise = 1): number {
   for (const p of policies) {
     if (p.type === 'capacity') return p.max;
-    if (p.type === 'free') return p.capacity;
+    if (p.type === 'free' && p.capacity !== undefined) return p.capacity;
   }
-  return 1;
+  return otherwise;
 }
 
 /**
@@ -53,12 +53,12 @@ export function decide(request: BookingRequest, ctx: PolicyContext): Decision {
   return decideResource(request, ctx);
 }
 
-function decideResource(request: BookingRequest, ctx: PolicyContext): Decision {
+function decideResource(request: BookingRequest, ctx: PolicyContext, defaultCapacity = 1): Decision {
   const run: Run = {
     request,
     ctx,
     occurrences: request.occurrences,
-    capacity: capacityOf(ctx.policies),
+    capacity: capacityOf(ctx.policies, defaultCapacity),
     name: ctx.resource.name ?? ctx.resource.address,
   };
   const declined: number[] = [];
@@ -72,7 +72,7 @@ function decideResource(request: BookingRequest, ctx: PolicyContext): Decision {
     if (v.kind === 'pass') continue;
     if (v.kind === 'decide') {
       if (declined.length === 0 || (v.decision.outcome !== 'ACCEPTED' && v.decision.outcome !== 'TENTATIVE')) return v.decision;
-      return { ...v.decision, declinedInstances: declined, reason: `${v.decision.reason} ${except(notes)}` };
+      return { ...v.decision, declinedInstances: declined.sort((a, b) => a - b), reason: `${v.decision.reason} ${except(notes)}` };
     }
     const gone = new Set<Occurrence>(v.occurrences);
     run.occurrences = run.occurrences.filter((o) => !gone.has(o));
@@ -129,7 +129,10 @@ function decidePool(request: BookingRequest, ctx: PolicyContext): Decision {
       ...(decision.declinedInstances ? { declinedInstances: decision.declinedInstances } : {}),
     };
   }
-  const own = decideResource(request, { ...ctx, pool: undefined });
+  // The pool's own list sees every member's bookings and its own (offers it holds); unless it
+  // sets a capacity, the pool is full when every member is.
+  const bookings = new UnionIndex([ctx.bookings, ...members.map((m) => m.bookings)]);
+  const own = decideResource(request, { ...ctx, bookings, pool: undefined }, members.length);
   if (own.outcome === 'DECLINED' || own.outcome === 'COUNTER') return own;
   return { outcome: 'DECLINED', policy: 'pool', reason: `None of ${name}'s resources can take the booking. ${refusals.join(' ')}`.trim() };
 }

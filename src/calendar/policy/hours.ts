@@ -44,6 +44,7 @@ function parseClock(text: string): number | undefined {
  * (`mon,wed,fri` lists days; ranges wrap, `fri-mon`). Returns the week or a message saying what is wrong.
  */
 export function parseTimes(entries: readonly string[]): WeekTimes | string {
+  if (entries.length === 0) return `${BAD}; the list is empty`;
   const week: [number, number][][] = [[], [], [], [], [], [], []];
   for (const entry of entries) {
     const text = entry.trim().toLowerCase();

@@ -15,7 +15,7 @@ export {
   policySchema,
   poolSchema,
 } from './config.js';
-export type { PolicyContext, PoolMember } from './context.js';
+export { type PolicyContext, type PoolMember, UnionIndex } from './context.js';
 export { capacityOf, decide } from './decide.js';
 export { type FreeSlotOptions, hasRoom, nextFreeSlot, peakOverlap } from './free-slot.js';
 export { describeTimes, parseTimes, type WeekTimes, withinTimes } from './hours.js';

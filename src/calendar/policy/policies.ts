@@ -115,14 +115,7 @@ export function hours(cfg: PolicyOf<'hours'>, run: Run): Verdict {
   }
   const wanted = run.occurrences[0];
   if (cfg.action === 'counter' && !run.request.recurring && wanted && run.occurrences.length === 1) {
-    const slot = nextFreeSlot(run.ctx.bookings, wanted, {
-      duration: wanted.end - wanted.start,
-      after: run.request.now,
-      horizon: cfg.horizon * DAY,
-      capacity: run.capacity,
-      permitted: permittedBy(run),
-      exceptUid: run.request.uid,
-    });
+    const slot = propose(run, wanted, cfg.horizon, 15);
     if (slot) return decided('COUNTER', 'hours', `${only}; it is free ${when(run, slot)}.`, { counter: slot });
   }
   return decided('DECLINED', 'hours', `${only}; this booking is outside them.`);
@@ -133,18 +126,23 @@ export function counter(cfg: PolicyOf<'counter'>, run: Run): Verdict {
   const wanted = run.occurrences[0];
   if (run.request.recurring || !wanted || run.occurrences.length !== 1) return PASS;
   if (hasRoom(run.ctx.bookings, wanted, run.capacity, run.request.uid)) return PASS;
-  const slot = nextFreeSlot(run.ctx.bookings, wanted, {
-    duration: wanted.end - wanted.start,
-    after: run.request.now,
-    horizon: cfg.horizon * DAY,
-    capacity: run.capacity,
-    permitted: permittedBy(run),
-    exceptUid: run.request.uid,
-    step: cfg.step * MINUTE,
-  });
+  const slot = propose(run, wanted, cfg.horizon, cfg.step);
   const taken = `${run.name} is ${full(run)} ${dates(run, [wanted], 1)}`;
   if (!slot) return decided('DECLINED', 'counter', `${taken}, and has no free time of that length in the next ${cfg.horizon} days.`);
   return decided('COUNTER', 'counter', `${taken}; it is free ${when(run, slot)}.`, { counter: slot });
+}
+
+/** The next free time of `wanted`'s length that the list allows, within `horizon` days, on a `step`-minute grid. */
+function propose(run: Run, wanted: Period, horizon: number, step: number): Period | undefined {
+  return nextFreeSlot(run.ctx.bookings, wanted, {
+    duration: wanted.end - wanted.start,
+    after: run.request.now,
+    horizon: horizon * DAY,
+    capacity: run.capacity,
+    permitted: permittedBy(run),
+    exceptUid: run.request.uid,
+    step: step * MINUTE,
+  });
 }
 
 /** What the list's `hours`, `window` and `duration` allow, for choosing a counter-proposal they would accept. */

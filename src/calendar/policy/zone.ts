@@ -48,17 +48,18 @@ const QUARTER = 15 * MINUTE;
 const offsets = new Map<string, Map<number, number>>();
 let lastZone: string | undefined;
 let lastOffsets: Map<number, number> | undefined;
+let lastQuarter = Number.NaN;
+let lastOffset = 0;
 
 /** How far `tz`'s wall clock is ahead of UTC at `t`, in ms. */
 export function offsetAt(t: number, tz: string): number {
+  const quarter = Math.floor(t / QUARTER);
+  if (tz === lastZone && quarter === lastQuarter) return lastOffset;
   let zone = tz === lastZone ? lastOffsets : offsets.get(tz);
   if (!zone) {
     zone = new Map();
     offsets.set(tz, zone);
   }
-  lastZone = tz;
-  lastOffsets = zone;
-  const quarter = Math.floor(t / QUARTER);
   let offset = zone.get(quarter);
   if (offset === undefined) {
     const at = quarter * QUARTER;
@@ -68,18 +69,31 @@ export function offsetAt(t: number, tz: string): number {
     if (zone.size > 100_000) zone.clear();
     zone.set(quarter, offset);
   }
+  lastZone = tz;
+  lastOffsets = zone;
+  lastQuarter = quarter;
+  lastOffset = offset;
   return offset;
 }
 
 /** The wall clock in `tz` at `t` (UTC ms), to the minute. */
 export function wallClock(t: number, tz: string): Wall {
-  const local = new Date(t + offsetAt(t, tz));
+  const local = Math.floor((t + offsetAt(t, tz)) / MINUTE);
+  const days = Math.floor(local / 1440);
+  // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm), without a Date per call.
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const month = mp < 10 ? mp + 3 : mp - 9;
   return {
-    year: local.getUTCFullYear(),
-    month: local.getUTCMonth() + 1,
-    day: local.getUTCDate(),
-    weekday: local.getUTCDay(),
-    minutes: local.getUTCHours() * 60 + local.getUTCMinutes(),
+    year: yoe + era * 400 + (month <= 2 ? 1 : 0),
+    month,
+    day: doy - Math.floor((153 * mp + 2) / 5) + 1,
+    weekday: (((days + 4) % 7) + 7) % 7,
+    minutes: local - days * 1440,
   };
 }
 

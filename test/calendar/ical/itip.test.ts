@@ -2,7 +2,7 @@
 // the REQUEST-STATUS a reply should carry.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CalendarError, calendarParts, occurrences, parseItip } from '../../../src/calendar/ical/index.js';
+import { CalendarError, calendarParts, methodMeant, occurrences, parseItip } from '../../../src/calendar/ical/index.js';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
 const crlf = (lines: readonly string[]) => `${lines.join('\r\n')}\r\n`;
@@ -86,11 +86,59 @@ describe('iMIP mail', () => {
     expect(parts[0]?.text).toContain('CN=Jürgen Müller');
   });
 
+  it('finds the calendar of a forwarded invitation (message/rfc822)', async () => {
+    const inner = fixture('outlook-request.eml').toString('latin1');
+    const mail = `Content-Type: multipart/mixed; boundary=fw\r\n\r\n--fw\r\nContent-Type: text/plain\r\n\r\nFYI\r\n--fw\r\nContent-Type: message/rfc822\r\n\r\n${inner}\r\n--fw--\r\n`;
+    const parts = await calendarParts(Buffer.from(mail, 'latin1'));
+    expect(parts.map((p) => p.method)).toEqual(['REQUEST']);
+    expect(parseItip(parts[0]!.text).objects[0]?.organizer).toBe('juergen@example.de');
+  });
+
   it('reads a mail whose whole body is the calendar', async () => {
     const mail = `From: a@example.org\r\nContent-Type: text/calendar; method="CANCEL"; charset=utf-8\r\n\r\n${calendar('CANCEL', EVENT)}`;
     const parts = await calendarParts(mail);
     expect(parts.map((p) => p.method)).toEqual(['CANCEL']);
     expect(parseItip(parts[0]!.text).method).toBe('CANCEL');
+  });
+
+  it('goes by the METHOD in the calendar when the part is labelled otherwise (a COUNTER sent as a REQUEST)', async () => {
+    const counter = calendar(
+      'COUNTER',
+      EVENT.map((l) => l.replace('T100000', 'T140000').replace('T110000', 'T150000')),
+    );
+    const head = crlf([
+      'From: room@example.org',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/alternative; boundary="b"',
+      '',
+      '--b',
+      'Content-Type: text/plain',
+      '',
+      'New time?',
+      '--b',
+      'Content-Type: text/calendar; method=REQUEST; charset=UTF-8',
+      '',
+    ]);
+    const mail = `${head}${counter}\r\n--b--\r\n`;
+    const parts = await calendarParts(mail);
+    expect(parts.map((p) => p.method)).toEqual(['REQUEST']);
+    const message = parseItip(parts[0]!.text);
+    expect(message.method).toBe('COUNTER');
+    expect(occurrences(message.objects[0]!, { start: Date.UTC(2026, 11, 1), end: Date.UTC(2026, 11, 2) })[0]?.start).toBe(
+      Date.UTC(2026, 11, 1, 13),
+    );
+  });
+
+  it("takes a REQUEST an attendee sends for a COUNTER, and the organizer's REQUEST for a REQUEST", () => {
+    const proposal = parseItip(
+      calendar(
+        'REQUEST',
+        EVENT.map((l) => l.replace('T100000', 'T140000').replace('T110000', 'T150000')),
+      ),
+    );
+    expect(methodMeant(proposal, 'Room@Example.org')).toBe('COUNTER');
+    expect(methodMeant(proposal, 'org@example.org')).toBe('REQUEST');
+    expect(methodMeant(proposal, 'stranger@example.org')).toBe('REQUEST');
   });
 
   it('refuses oversized mail with 3.10', async () => {
@@ -170,6 +218,11 @@ describe('iTIP messages', () => {
 
   it('refuses an unterminated component with 3.4', () => {
     expect(statusOf(() => parseItip(calendar('REQUEST', EVENT.slice(0, -1))))).toBe('3.4');
+  });
+
+  it('refuses components nested absurdly deep with 3.4', () => {
+    const nested = [...Array.from({ length: 5000 }, () => 'BEGIN:X-NEST'), ...Array.from({ length: 5000 }, () => 'END:X-NEST')];
+    expect(statusOf(() => parseItip(calendar('REQUEST', [...EVENT.slice(0, -1), ...nested, 'END:VEVENT'])))).toBe('3.4');
   });
 
   it('refuses bad dates with 3.5', () => {

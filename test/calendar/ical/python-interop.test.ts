@@ -68,10 +68,13 @@ describe('porter and Python icalendar', () => {
     expect(objects.map((o) => o.uid).sort()).toEqual([
       'allday-yearly@example.org',
       'daily-newyork@example.org',
+      'monthly-days@example.org',
+      'monthly-plain@example.org',
       'outlook-zone@example.org',
       'single-utc@example.org',
       'tokyo-biweekly@example.org',
       'weekly-berlin@example.org',
+      'yearly-sundays@example.org',
     ]);
     const expected = await pythonOccurrences(SERIES, YEAR);
     const actual = porterOccurrences(objects, YEAR);

@@ -57,14 +57,11 @@ describe('pools', () => {
     policies: list,
     tzid: 'Europe/Amsterdam',
   });
-  const pool = (members: ReturnType<typeof member>[], own: unknown[] = [{ type: 'free' }]): PolicyContext => {
-    const all = members.flatMap((m) => m.bookings.overlapping({ start: 0, end: Number.MAX_SAFE_INTEGER }));
-    return {
-      ...context(own, all),
-      resource: { address: 'rooms@example.org', tzid: 'Europe/Amsterdam', name: 'Meeting rooms' },
-      pool: { members },
-    };
-  };
+  const pool = (members: ReturnType<typeof member>[], own: unknown[] = [{ type: 'free' }]): PolicyContext => ({
+    ...context(own),
+    resource: { address: 'rooms@example.org', tzid: 'Europe/Amsterdam', name: 'Meeting rooms' },
+    pool: { members },
+  });
 
   it('delegates to the first member that is free and accepts', () => {
     const ctx = pool([member('room1@example.org', [taken]), member('room2@example.org', []), member('room3@example.org', [])]);
@@ -96,10 +93,21 @@ describe('pools', () => {
 
   it('falls back to the pool’s own decision: decline with the members’ reasons, or counter', () => {
     const both = [member('room1@example.org', [taken]), member('room2@example.org', [booking('o2', span('2026-11-24 10:00', '11:30'))])];
-    const declined = decide(single(span('2026-11-24 10:00', '11:00')), pool(both, [{ type: 'capacity', max: 2 }]));
-    expect(declined).toMatchObject({ outcome: 'DECLINED', policy: 'capacity' });
-    const countered = decide(single(span('2026-11-24 10:00', '11:00')), pool(both, [{ type: 'counter' }, { type: 'capacity', max: 2 }]));
-    expect(countered).toMatchObject({ outcome: 'COUNTER', counter: span('2026-11-24 11:00', '12:00') });
+    const declined = decide(single(span('2026-11-24 10:00', '11:00')), pool(both));
+    expect(declined).toEqual({
+      outcome: 'DECLINED',
+      policy: 'free',
+      reason: 'Meeting rooms is fully booked (2 at once) on Tue 24 Nov 2026 10:00–11:00.',
+    });
+    // Its counter-proposal is the first time a member is free again.
+    const countered = decide(single(span('2026-11-24 10:00', '11:00')), pool(both, [{ type: 'counter' }, { type: 'free' }]));
+    expect(countered).toMatchObject({ outcome: 'COUNTER', policy: 'counter', counter: span('2026-11-24 11:00', '12:00') });
+    // A pool's list that sets a capacity keeps it: with 1, the pool is full when any member is.
+    const strict = decide(
+      single(span('2026-11-24 10:45', '11:15')),
+      pool([member('room1@example.org', [taken])], [{ type: 'capacity', max: 1 }]),
+    );
+    expect(strict).toMatchObject({ outcome: 'DECLINED', policy: 'capacity' });
     // The pool's list would book, yet no member does (room1 takes only short bookings): declined with why.
     const picky = [member('room1@example.org', [], parsePolicies([{ type: 'duration', max: 30 }]))];
     const none = decide(single(span('2026-11-24 10:00', '11:00')), pool(picky, []));

@@ -22,7 +22,7 @@ describe('policies config', () => {
       { type: 'approval', delegates: ['facilities@example.org'] },
       { type: 'quota', hours: 10 },
     ]);
-    expect(p[0]).toEqual({ type: 'free', capacity: 1 });
+    expect(p[0]).toEqual({ type: 'free' });
     expect(p[1]).toEqual({ type: 'recurring', 'max-conflicts': 5, 'max-conflict-share': 1 / 3 });
     expect(p[2]).toEqual({ type: 'window', days: 180, action: 'decline' });
     expect(p[3]).toMatchObject({ type: 'hours', action: 'decline', horizon: 7 });
@@ -72,7 +72,7 @@ describe('policies config', () => {
 
   it('reads a pool: lower-case member addresses, the pool declines by default', () => {
     const pool = poolSchema.parse({ members: ['Room1@Example.org', 'mailto:room2@example.org'] });
-    expect(pool).toEqual({ members: ['room1@example.org', 'room2@example.org'], policies: [{ type: 'free', capacity: 1 }] });
+    expect(pool).toEqual({ members: ['room1@example.org', 'room2@example.org'], policies: [{ type: 'free' }] });
     const bad = poolSchema.safeParse({ members: ['room1'] });
     expect(bad.success).toBe(false);
     expect(bad.error?.issues[0]).toMatchObject({ path: ['members', 0], message: 'expected a mail address' });

@@ -33,6 +33,7 @@ describe('parseTimes', () => {
     expect(parseTimes(['weekdays 08:00-18:00'])).toMatch(/^unknown weekday in 'weekdays 08:00-18:00'/);
     expect(parseTimes(['mon 08:00-25:00'])).toMatch(/^expected weekday ranges like/);
     expect(parseTimes(['mon-fri'])).toMatch(/^expected weekday ranges like/);
+    expect(parseTimes([])).toBe("expected weekday ranges like 'mon-fri 08:00-18:00'; the list is empty");
   });
 });
 
@@ -47,6 +48,34 @@ describe('the wall clock across DST', () => {
     expect(wallClock(Date.UTC(2026, 9, 25, 1, 30), 'Europe/Amsterdam')).toMatchObject({ day: 25, minutes: 150, weekday: 0 });
     expect(wallClock(Date.UTC(2026, 2, 8, 12), 'America/New_York')).toMatchObject({ day: 8, minutes: 8 * 60 });
     expect(wallClock(Date.UTC(2026, 0, 1, 0), 'Asia/Kathmandu')).toMatchObject({ day: 1, minutes: 5 * 60 + 45 });
+  });
+
+  it('reads the same wall clock as Intl, on any day of any year', () => {
+    const parts = (t: number, timeZone: string) => {
+      const f = new Intl.DateTimeFormat('en-US', {
+        timeZone,
+        hourCycle: 'h23',
+        weekday: 'short',
+        year: 'numeric',
+        month: 'numeric',
+        day: 'numeric',
+        hour: 'numeric',
+        minute: 'numeric',
+      });
+      const p = Object.fromEntries(f.formatToParts(t).map((x) => [x.type, x.value]));
+      return {
+        year: Number(p.year),
+        month: Number(p.month),
+        day: Number(p.day),
+        weekday: ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(p.weekday ?? ''),
+        minutes: Number(p.hour) * 60 + Number(p.minute),
+      };
+    };
+    for (const tz of ['UTC', 'Europe/Amsterdam', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kathmandu']) {
+      for (let t = Date.UTC(1970, 0, 1); t < Date.UTC(2100, 0, 1); t += 86_400_000 * 37.3 + 1_234_567) {
+        expect(wallClock(t, tz)).toEqual(parts(t, tz));
+      }
+    }
   });
 
   it('keeps 08:00-18:00 local on the days before, of and after a change', () => {
