@@ -1,0 +1,21 @@
+// The agents this porter hosts (people, resources, pools), loaded once per page and looked up by id
+// or address.
+import { type Agents, fetchAgents, type Person, type Resource } from './api.js';
+import { type Loaded, useLoad } from './use-load.js';
+
+export function useAgents(): Loaded<Agents> {
+  return useLoad('agents', fetchAgents);
+}
+
+/** The person or resource with this address (addresses compare without case). */
+export function agentByAddress(agents: Agents | undefined, address: string): Person | Resource | undefined {
+  const wanted = address.toLowerCase();
+  return (
+    agents?.people.find((p) => p.address.toLowerCase() === wanted) ?? agents?.resources.find((r) => r.address.toLowerCase() === wanted)
+  );
+}
+
+/** A name to show for an address: the agent's name when this porter hosts it, else the address. */
+export function nameOf(agents: Agents | undefined, address: string): string {
+  return agentByAddress(agents, address)?.name ?? address;
+}
