@@ -84,7 +84,7 @@ const DESCRIBE: Record<string, Describe> = {
     return `When the time is taken, proposes the next free slot of the same length${horizon}.`;
   },
   who: (p) => {
-    const parts = [list(p.domains) && `anyone at ${list(p.domains)}`, list(p.allow) && `${list(p.allow)}`].filter(Boolean);
+    const parts = [list(p.domains) && `people at ${list(p.domains)}`, list(p.allow) && `${list(p.allow)}`].filter(Boolean);
     const deny = list(p.deny);
     const allowed = parts.length ? `Accepts bookings only from ${parts.join(' and ')}` : 'Accepts bookings from anyone';
     return `${allowed}${deny ? `, never from ${deny}` : ''}.`;
