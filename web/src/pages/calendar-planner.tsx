@@ -1,7 +1,7 @@
 // The planner (`/calendar/planner?from=ID&who=ADDR,ADDR&date=YYYY-MM-DD&view=day|week`): the free
 // and busy times of the organiser and the people and rooms chosen, over a day or a week on the
 // organiser's clock; a time chosen in the grid becomes an invitation mailed from the organiser.
-import { type FormEvent, useMemo, useState } from 'react';
+import { type FormEvent, useId, useMemo, useState } from 'react';
 import { agentByAddress, useAgents } from '../calendar/agents.js';
 import { type Agents, fetchFreeBusy, type Person, sendInvitation } from '../calendar/api.js';
 import { freeForAll, gridSlots, gridWindow, rowStates, type Selection, selectionFree } from '../calendar/grid.js';
@@ -47,6 +47,7 @@ function Planner({ agents, search }: { agents: Agents; search: URLSearchParams }
     .split(',')
     .map((a) => a.trim())
     .filter((a) => a && a.toLowerCase() !== organiser.address.toLowerCase());
+  const id = useId();
   const query: PlannerQuery = { from: organiser.id, who: others, date, view };
   const go = (change: Partial<PlannerQuery>) => navigate(plannerHref({ ...query, ...change }), { replace: true });
 
@@ -89,27 +90,27 @@ function Planner({ agents, search }: { agents: Agents; search: URLSearchParams }
 
   return (
     <>
-      <form className="cal-planner-controls" onSubmit={(e) => e.preventDefault()} aria-label="what to show">
-        <label>
-          Organiser{' '}
-          <select value={organiser.id} onChange={(e) => go({ from: e.target.value })}>
+      <form className="cal-planner-controls" onSubmit={(e) => e.preventDefault()} aria-label="people, rooms and times to show">
+        <span>
+          <label htmlFor={`${id}-organiser`}>Organiser</label>{' '}
+          <select id={`${id}-organiser`} value={organiser.id} onChange={(e) => go({ from: e.target.value })}>
             {agents.people.map((p) => (
               <option key={p.id} value={p.id}>
                 {p.name}
               </option>
             ))}
           </select>
-        </label>
+        </span>
         <Choices legend="People" items={agents.people.filter((p) => p.id !== organiser.id)} chosen={others} onToggle={toggle} />
         <Choices legend="Rooms and equipment" items={agents.resources} chosen={others} onToggle={toggle} />
         <div className="cal-when-controls">
-          <label>
-            Show{' '}
-            <select value={view} onChange={(e) => go({ view: e.target.value === 'week' ? 'week' : 'day' })}>
+          <span>
+            <label htmlFor={`${id}-view`}>Show</label>{' '}
+            <select id={`${id}-view`} value={view} onChange={(e) => go({ view: e.target.value === 'week' ? 'week' : 'day' })}>
               <option value="day">a day</option>
               <option value="week">a week</option>
             </select>
-          </label>
+          </span>
           <label>
             Date <input type="date" value={date} onChange={(e) => isDateKey(e.target.value) && go({ date: e.target.value })} />
           </label>
