@@ -242,6 +242,8 @@ describe('the calendar pages', () => {
     await page.getByRole('link', { name: 'Ann Archer' }).click();
     await page.waitForURL(`${base}/calendar/person/ann`);
     await seen('h1', { hasText: 'Ann Archer' });
+    expect(await page.locator('header.top nav a[aria-current="page"]').textContent()).toBe('Calendar');
+    expect(await page.title()).toBe('Calendar · porter');
   });
 
   it('shows a person’s week on their own clock, and answers a request with accept and with a counter-proposal', async () => {

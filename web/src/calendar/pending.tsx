@@ -104,7 +104,7 @@ function CounterForm({
   };
 
   return (
-    <form className="cal-counter" onSubmit={submit} aria-label="Propose another time">
+    <form className="cal-counter-form" onSubmit={submit} aria-label="Propose another time">
       <label>
         Date <input type="date" value={date} onChange={(e) => setDate(e.target.value)} required />
       </label>

@@ -87,6 +87,9 @@ export function PlannerGrid({ slots, days, rows, free, tz, selection, onSelect }
     }
   };
 
+  // A week's days are set apart by a rule before each day's first slot.
+  const edge = (i: number) =>
+    i > 0 && slots[i - 1]?.date !== slots[i]?.date ? ' cal-daystart' : slots[i]?.label.endsWith(':00') ? ' cal-hour' : '';
   const selected = (i: number) => selection !== undefined && i >= selection.first && i <= selection.last;
   const tabStop = Math.min(focus, slots.length - 1);
 
@@ -107,7 +110,7 @@ export function PlannerGrid({ slots, days, rows, free, tz, selection, onSelect }
           <tr className="cal-choose">
             <th scope="row">Choose a time</th>
             {slots.map((slot, i) => (
-              <td key={slot.start} className={slot.label.endsWith(':00') ? 'cal-hour' : undefined}>
+              <td key={slot.start} className={edge(i).trim() || undefined}>
                 <button
                   type="button"
                   ref={(el) => {
@@ -139,7 +142,7 @@ export function PlannerGrid({ slots, days, rows, free, tz, selection, onSelect }
               {row.states.map((state, i) => (
                 <td
                   key={slots[i]?.start ?? i}
-                  className={`cal-slot cal-${state}${selected(i) ? ' cal-selected' : ''}${slots[i]?.label.endsWith(':00') ? ' cal-hour' : ''}`}
+                  className={`cal-slot cal-${state}${selected(i) ? ' cal-selected' : ''}${edge(i)}`}
                   title={`${row.name}: ${slots[i]?.label ?? ''} ${STATE_LABEL[state]}`}
                   data-state={state}
                   onPointerDown={down(i)}

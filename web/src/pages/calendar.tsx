@@ -1,81 +1,36 @@
-// The Calendar page: every person, room, piece of equipment and pool this porter keeps a calendar
-// for, to open one, and the way to the planner.
-import { useAgents } from '../calendar/agents.js';
-import { CALENDAR_PATH, PLANNER_PATH, personHref, resourceHref } from '../calendar/paths.js';
-import type { Page } from '../page.js';
-import { Link } from '../router.js';
+// The calendar pages: the chooser (`/calendar`), a person's (`/calendar/person/ID`), a resource's
+// (`/calendar/resource/ID`) and the planner (`/calendar/planner`). Their code loads on the first visit
+// to one of them, so the status page and the board stay as small as they were.
+import { type ComponentType, lazy, Suspense } from 'react';
+import { CALENDAR_PATH, PERSON_PATH, PLANNER_PATH, RESOURCE_PATH } from '../calendar/paths.js';
+import type { Page, PageProps } from '../page.js';
 
-function CalendarPage() {
-  const { data: agents, error, loading } = useAgents();
-  const nameOf = (id: string) => agents?.resources.find((r) => r.id === id)?.name ?? id;
-  return (
-    <section className="page calendar">
-      <h1>Calendar</h1>
-      <p>
-        <Link to={PLANNER_PATH}>Plan a meeting</Link>: see when people and rooms are free and send an invitation.
-      </p>
-      {error && (
-        <p className="problem" role="alert">
-          {error}
-        </p>
-      )}
-      {loading && !agents && <p className="quiet">Loading…</p>}
-      {agents && (
-        <div className="cal-agents">
-          <section aria-labelledby="cal-people">
-            <h2 id="cal-people">People</h2>
-            {agents.people.length === 0 ? (
-              <p className="quiet">No people.</p>
-            ) : (
-              <ul>
-                {agents.people.map((p) => (
-                  <li key={p.id}>
-                    <Link to={personHref(p.id)}>{p.name}</Link> <span className="quiet">{p.address}</span>
-                  </li>
-                ))}
-              </ul>
-            )}
-          </section>
-          <section aria-labelledby="cal-resources">
-            <h2 id="cal-resources">Rooms and equipment</h2>
-            {agents.resources.length === 0 ? (
-              <p className="quiet">No rooms or equipment.</p>
-            ) : (
-              <ul>
-                {agents.resources.map((r) => (
-                  <li key={r.id}>
-                    <Link to={resourceHref(r.id)}>{r.name}</Link>{' '}
-                    <span className="quiet">
-                      {r.kind}
-                      {r.capacity !== undefined && `, ${r.capacity} seats`} · {r.address}
-                    </span>
-                  </li>
-                ))}
-              </ul>
-            )}
-          </section>
-          {agents.pools.length > 0 && (
-            <section aria-labelledby="cal-pools">
-              <h2 id="cal-pools">Pools</h2>
-              <ul>
-                {agents.pools.map((pool) => (
-                  <li key={pool.id}>
-                    <strong>{pool.name}</strong> <span className="quiet">{pool.address}</span>: books any free one of{' '}
-                    {pool.members.map((id, i) => (
-                      <span key={id}>
-                        {i > 0 && ', '}
-                        <Link to={resourceHref(id)}>{nameOf(id)}</Link>
-                      </span>
-                    ))}
-                  </li>
-                ))}
-              </ul>
-            </section>
-          )}
-        </div>
-      )}
-    </section>
-  );
+type Views = typeof import('../calendar/views/index.js');
+
+// One import for every view: a second calendar page opens without another download.
+let views: Promise<Views> | undefined;
+const loadViews = () => {
+  views ??= import('../calendar/views/index.js');
+  return views;
+};
+
+function lazyView(pick: (views: Views) => ComponentType<PageProps>): ComponentType<PageProps> {
+  const View = lazy(async () => ({ default: pick(await loadViews()) }));
+  return function CalendarView(props: PageProps) {
+    return (
+      <Suspense fallback={<p className="quiet">Loading…</p>}>
+        <View {...props} />
+      </Suspense>
+    );
+  };
 }
 
-export const calendarPage: Page = { path: CALENDAR_PATH, title: 'Calendar', nav: true, component: CalendarPage };
+export const calendarPage: Page = { path: CALENDAR_PATH, title: 'Calendar', nav: true, component: lazyView((v) => v.ChooserView) };
+export const calendarPersonPage: Page = { path: PERSON_PATH, title: 'Calendar', nav: false, component: lazyView((v) => v.PersonView) };
+export const calendarResourcePage: Page = {
+  path: RESOURCE_PATH,
+  title: 'Calendar',
+  nav: false,
+  component: lazyView((v) => v.ResourceView),
+};
+export const calendarPlannerPage: Page = { path: PLANNER_PATH, title: 'Planner', nav: false, component: lazyView((v) => v.PlannerView) };

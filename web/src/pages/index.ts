@@ -2,10 +2,7 @@
 // that exports a `Page`, plus one line here.
 import type { Page } from '../page.js';
 import { boardPage } from './board.js';
-import { calendarPage } from './calendar.js';
-import { calendarPersonPage } from './calendar-person.js';
-import { calendarPlannerPage } from './calendar-planner.js';
-import { calendarResourcePage } from './calendar-resource.js';
+import { calendarPage, calendarPersonPage, calendarPlannerPage, calendarResourcePage } from './calendar.js';
 import { statusPage } from './status.js';
 
 export const pages: readonly Page[] = [statusPage, boardPage, calendarPage, calendarPlannerPage, calendarPersonPage, calendarResourcePage];

@@ -1,17 +1,17 @@
 // A person's calendar page (`/calendar/person/ID?start=YYYY-MM-DD`): the requests waiting for their
 // answer, and their week, every time in the person's own time zone.
 import { useState } from 'react';
-import { useAgents } from '../calendar/agents.js';
-import { fetchPersonWeek, type WeekEvent } from '../calendar/api.js';
-import { WeekList } from '../calendar/day-list.js';
-import { idFromPath, PERSON_PATH, personHref } from '../calendar/paths.js';
-import { PendingItem } from '../calendar/pending.js';
-import { isDateKey } from '../calendar/time.js';
-import { useLoad } from '../calendar/use-load.js';
-import { weekStart } from '../calendar/week.js';
-import { WeekNav } from '../calendar/week-nav.js';
-import type { Page, PageProps } from '../page.js';
-import { Link, useLocation } from '../router.js';
+import type { PageProps } from '../../page.js';
+import { Link, useLocation } from '../../router.js';
+import { useAgents } from '../agents.js';
+import { fetchPersonWeek, type WeekEvent } from '../api.js';
+import { WeekList } from '../day-list.js';
+import { idFromPath, PERSON_PATH, personHref } from '../paths.js';
+import { PendingItem } from '../pending.js';
+import { isDateKey } from '../time.js';
+import { useLoad } from '../use-load.js';
+import { weekStart } from '../week.js';
+import { WeekNav } from '../week-nav.js';
 
 const PARTSTAT: Record<string, string> = {
   ACCEPTED: 'accepted',
@@ -21,7 +21,7 @@ const PARTSTAT: Record<string, string> = {
   DELEGATED: 'delegated',
 };
 
-function PersonPage({ search }: PageProps) {
+export function PersonView({ search }: PageProps) {
   const id = idFromPath(useLocation().pathname, PERSON_PATH);
   const wanted = search.get('start') ?? undefined;
   const start = wanted && isDateKey(wanted) ? wanted : undefined;
@@ -107,5 +107,3 @@ function NoSuch() {
     </section>
   );
 }
-
-export const calendarPersonPage: Page = { path: PERSON_PATH, title: 'Calendar', nav: false, component: PersonPage };

@@ -1,19 +1,20 @@
 // A resource's calendar page (`/calendar/resource/ID?start=YYYY-MM-DD`): its booking policy in
 // words, its bookings of the week and the decisions it made lately with their reasons, every time in
 // the resource's time zone.
-import { useAgents } from '../calendar/agents.js';
-import { type BookingDecision, feeds, fetchResourceBookings, type ResourceBooking } from '../calendar/api.js';
-import { WeekList } from '../calendar/day-list.js';
-import { idFromPath, RESOURCE_PATH, resourceHref } from '../calendar/paths.js';
-import { describePolicies } from '../calendar/policies.js';
-import { addDays, dateKeyOf, formatDate, formatTime, isDateKey, zonedToUtc } from '../calendar/time.js';
-import { useLoad } from '../calendar/use-load.js';
-import { weekStart } from '../calendar/week.js';
-import { WeekNav } from '../calendar/week-nav.js';
-import type { Page, PageProps } from '../page.js';
-import { Link, useLocation } from '../router.js';
 
-function ResourcePage({ search }: PageProps) {
+import type { PageProps } from '../../page.js';
+import { Link, useLocation } from '../../router.js';
+import { useAgents } from '../agents.js';
+import { type BookingDecision, feeds, fetchResourceBookings, type ResourceBooking } from '../api.js';
+import { WeekList } from '../day-list.js';
+import { idFromPath, RESOURCE_PATH, resourceHref } from '../paths.js';
+import { describePolicies } from '../policies.js';
+import { addDays, dateKeyOf, formatDate, formatTime, isDateKey, zonedToUtc } from '../time.js';
+import { useLoad } from '../use-load.js';
+import { weekStart } from '../week.js';
+import { WeekNav } from '../week-nav.js';
+
+export function ResourceView({ search }: PageProps) {
   const id = idFromPath(useLocation().pathname, RESOURCE_PATH);
   const wanted = search.get('start') ?? undefined;
   const start = wanted && isDateKey(wanted) ? wanted : undefined;
@@ -174,5 +175,3 @@ function NoSuch() {
     </section>
   );
 }
-
-export const calendarResourcePage: Page = { path: RESOURCE_PATH, title: 'Calendar', nav: false, component: ResourcePage };

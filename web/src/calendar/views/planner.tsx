@@ -2,21 +2,21 @@
 // and busy times of the organiser and the people and rooms chosen, over a day or a week on the
 // organiser's clock; a time chosen in the grid becomes an invitation mailed from the organiser.
 import { type FormEvent, useId, useMemo, useState } from 'react';
-import { agentByAddress, useAgents } from '../calendar/agents.js';
-import { type Agents, fetchFreeBusy, type Person, sendInvitation } from '../calendar/api.js';
-import { freeForAll, gridSlots, gridWindow, rowStates, type Selection, selectionFree } from '../calendar/grid.js';
-import { PLANNER_PATH, type PlannerQuery, plannerHref } from '../calendar/paths.js';
-import { type GridRow, PlannerGrid } from '../calendar/planner-grid.js';
-import { addDays, dateKeyOf, daysFrom, formatSpan, isDateKey, mondayOf } from '../calendar/time.js';
-import { useLoad } from '../calendar/use-load.js';
-import type { Page, PageProps } from '../page.js';
-import { Link, navigate } from '../router.js';
+import type { PageProps } from '../../page.js';
+import { Link, navigate } from '../../router.js';
+import { agentByAddress, useAgents } from '../agents.js';
+import { type Agents, fetchFreeBusy, type Person, sendInvitation } from '../api.js';
+import { freeForAll, gridSlots, gridWindow, rowStates, type Selection, selectionFree } from '../grid.js';
+import { type PlannerQuery, plannerHref } from '../paths.js';
+import { type GridRow, PlannerGrid } from '../planner-grid.js';
+import { addDays, dateKeyOf, daysFrom, formatSpan, isDateKey, mondayOf } from '../time.js';
+import { useLoad } from '../use-load.js';
 
 // The working part of a day; a week shows hours, a day half hours.
 const FROM_HOUR = 7;
 const TO_HOUR = 20;
 
-function PlannerPage({ search }: PageProps) {
+export function PlannerView({ search }: PageProps) {
   const agents = useAgents();
   return (
     <section className="page calendar cal-planner">
@@ -289,5 +289,3 @@ function InvitationForm({
 function names(agents: Agents, addresses: readonly string[]): string {
   return addresses.map((a) => agentByAddress(agents, a)?.name ?? a).join(', ');
 }
-
-export const calendarPlannerPage: Page = { path: PLANNER_PATH, title: 'Planner', nav: false, component: PlannerPage };
