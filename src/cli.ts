@@ -139,6 +139,12 @@ async function ipc(message: string, options: { socket: string; token?: string; t
   }
 }
 
+/** `porter calendar handle --dry-run …`: the calendar agents by hand (see src/hooks/calendar/cli.ts). */
+async function calendar(args: readonly string[]): Promise<void> {
+  const { runCalendarCommand } = await import('./hooks/calendar/cli.js');
+  process.exitCode = await runCalendarCommand(args, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
   const program = new Command('porter')
     .description('one daemon, one config file: agents for people, rooms and resources on e-mail, XMPP, IRC and the web')
@@ -171,6 +177,13 @@ export async function main(argv: readonly string[]): Promise<void> {
     .allowUnknownOption()
     .argument('[args...]', 'the user command and its arguments')
     .action(user);
+  program
+    .command('calendar')
+    .description('the calendar agents: porter calendar handle --dry-run [--config FILE] [--agent ID] < message.eml')
+    .helpOption(false)
+    .allowUnknownOption()
+    .argument('[args...]', 'the calendar command and its arguments')
+    .action(calendar);
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
