@@ -1,14 +1,23 @@
-// The calendar pages in Debian's Chromium, served by the web UI module beside a server that answers
-// the calendar hook's HTTP API (/api/calendar/…) from fixed data and records what the pages send:
-// choosing an agent, answering a person's requests (accept, counter), a resource's policy, bookings
-// and decisions, and the planner's free/busy grid sending an invitation for a slot chosen by mouse
-// and by keyboard. Times are checked on the agents' own clocks (Berlin and New York).
+// The calendar pages in Debian's Chromium. First beside a server that answers the calendar hook's HTTP
+// API (/api/calendar/…) from fixed data and records what the pages send: choosing an agent, answering
+// a person's requests (accept, counter), a resource's policy, bookings and decisions, and the
+// planner's free/busy grid sending an invitation for a slot chosen by mouse and by keyboard, with
+// times on the agents' own clocks (Berlin and New York). Then against a real porter with its mail
+// servers and calendar hook: a request mailed over SMTP is answered from the page, and an invitation
+// sent from the planner is decided by the room, whose page shows the booking and the reason.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import fastify, { type FastifyInstance } from 'fastify';
+import { createTransport } from 'nodemailer';
 import type { Browser, Page } from 'playwright-core';
+import type { Host } from 'porter';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { MailHook } from '../../src/hooks/mail/index.js';
+import { MailUsers } from '../../src/mail/auth/index.js';
 import { serveWebUi, WEB_ROOT } from '../../src/services/http/web.js';
+import { addDays, dateKeyOf, mondayOf, zonedToUtc } from '../../web/src/calendar/time.js';
+import { openHost, tempDir } from '../helpers/host.js';
+import { eventually, freePort } from '../helpers/wait.js';
 import { launchChromium } from '../peers/chromium.js';
 
 // A fresh machine installs Chromium first.
@@ -205,29 +214,29 @@ afterAll(async () => {
   await browser?.close();
 });
 
-beforeEach(async () => {
-  api = new CalendarApi();
-  app = fastify({ forceCloseConnections: true });
-  expect(await serveWebUi(app)).toBe(true);
-  api.route(app);
-  base = await app.listen({ host: '127.0.0.1', port: 0 });
-  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-  page = await context.newPage();
-  // An action on an element that never shows fails in its own words, before the test's timeout.
-  page.setDefaultTimeout(SEEN_TIMEOUT_MS);
-  await page.clock.setFixedTime(NOW);
-});
-
-afterEach(async () => {
-  await page?.context().close();
-  await app.close();
-});
-
 const texts = (selector: string) => page.locator(selector).allTextContents();
 const seen = (selector: string, options: { hasText?: string } = {}) =>
   page.locator(selector, options).first().waitFor({ state: 'visible', timeout: SEEN_TIMEOUT_MS });
 
 describe('the calendar pages', () => {
+  beforeEach(async () => {
+    api = new CalendarApi();
+    app = fastify({ forceCloseConnections: true });
+    expect(await serveWebUi(app)).toBe(true);
+    api.route(app);
+    base = await app.listen({ host: '127.0.0.1', port: 0 });
+    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+    page = await context.newPage();
+    // An action on an element that never shows fails in its own words, before the test's timeout.
+    page.setDefaultTimeout(SEEN_TIMEOUT_MS);
+    await page.clock.setFixedTime(NOW);
+  });
+
+  afterEach(async () => {
+    await page?.context().close();
+    await app.close();
+  });
+
   it('lists the people, rooms, equipment and pools, and opens a person from the list', async () => {
     await page.goto(`${base}/calendar`);
     await seen('a', { hasText: 'Ann Archer' });
@@ -426,4 +435,192 @@ describe('the calendar pages', () => {
     const fb = new URL(api.gets('/api/calendar/freebusy').at(-1) ?? '', base);
     expect([fb.searchParams.get('start'), fb.searchParams.get('end')]).toEqual([MONDAY_BERLIN, NEXT_MONDAY_BERLIN]);
   });
+});
+
+// ---- against a real porter ----------------------------------------------------------------------
+
+const PASSWORD = 'calendar page test password';
+// Mail goes through porter's SMTP server, mailboxes and the mail plug's polling: slower than the fixtures.
+const E2E_TIMEOUT_MS = 90_000;
+const BERLIN = 'Europe/Berlin';
+
+/** A porter with its mail servers (SMTP in, local mailboxes) and the calendar hook: Ann, Bob and a room. */
+function porterConfig(smarthostPort: number): Record<string, unknown> {
+  const users = ['ann', 'bob', 'boardroom'];
+  return {
+    http: { listen: '127.0.0.1:0' },
+    plugs: { email: { path: 'mail.MailPlug', config: { poll: 0.2 } } },
+    channels: Object.fromEntries(users.map((u) => [u, { plug: 'email', source: `${u}@example.org` }])),
+    hooks: {
+      mail: {
+        path: 'mail.MailHook',
+        config: {
+          domains: ['example.org'],
+          smtp: { hostname: 'mx.example.org', listeners: [{ address: '127.0.0.1:0', mode: 'smtp' }] },
+          pop3: '127.0.0.1:0',
+          // Nothing listens there: no mail in this test leaves example.org.
+          outbound: { hostname: 'mx.example.org', smarthost: { host: '127.0.0.1', port: smarthostPort } },
+        },
+      },
+      calendar: {
+        path: 'calendar.CalendarHook',
+        config: {
+          people: {
+            ann: { channel: 'ann', name: 'Ann Archer', preferences: { TZID: BERLIN, freebusy_sharing: true } },
+            bob: { channel: 'bob', name: 'Bob Baker', preferences: { TZID: 'America/New_York', freebusy_sharing: true } },
+          },
+          resources: {
+            boardroom: {
+              channel: 'boardroom',
+              name: 'Boardroom',
+              tzid: BERLIN,
+              capacity: 12,
+              policies: [{ type: 'duration', max: 120 }, { type: 'free' }],
+            },
+          },
+        },
+      },
+    },
+  };
+}
+
+/** An iTIP REQUEST as a calendar client writes it, times in UTC. */
+function request(uid: string, summary: string, start: number, end: number): string {
+  const stamp = (ms: number) =>
+    new Date(ms)
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d{3}/, '');
+  return [
+    'BEGIN:VCALENDAR',
+    'VERSION:2.0',
+    'PRODID:-//porter tests//EN',
+    'METHOD:REQUEST',
+    'BEGIN:VEVENT',
+    `UID:${uid}`,
+    `DTSTAMP:${stamp(Date.now())}`,
+    `DTSTART:${stamp(start)}`,
+    `DTEND:${stamp(end)}`,
+    `SUMMARY:${summary}`,
+    'SEQUENCE:0',
+    'ORGANIZER:mailto:bob@example.org',
+    'ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:ann@example.org',
+    'END:VEVENT',
+    'END:VCALENDAR',
+    '',
+  ].join('\r\n');
+}
+
+describe('the calendar pages on a real porter', () => {
+  let host: Host;
+  let removeDir: () => Promise<void>;
+  let url: string;
+  // Next week, on Ann's clock: nothing in it depends on the hour the test runs.
+  const monday = addDays(mondayOf(dateKeyOf(Date.now(), BERLIN)), 7);
+
+  beforeAll(async () => {
+    let dir: string;
+    ({ dir, remove: removeDir } = await tempDir());
+    ({ host } = await openHost(porterConfig(await freePort()), dir));
+    const users = new MailUsers(host.store);
+    for (const user of ['ann', 'bob', 'boardroom']) await users.add(`${user}@example.org`, PASSWORD);
+    url = (host.http?.url ?? '').replace(/\/$/, '');
+  }, 120_000);
+
+  afterAll(async () => {
+    await host?.close();
+    await removeDir?.();
+  });
+
+  beforeEach(async () => {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+    page = await context.newPage();
+    page.setDefaultTimeout(SEEN_TIMEOUT_MS);
+  });
+
+  afterEach(async () => {
+    await page?.context().close();
+  });
+
+  const json = async <T>(path: string): Promise<T> => (await (await fetch(`${url}${path}`)).json()) as T;
+
+  it('shows a request mailed to Ann over SMTP and sends her answer from the page', async () => {
+    const smtp = (host.hooks.get('mail') as MailHook).listeners.smtp.find((l) => l.mode === 'smtp');
+    if (!smtp) throw new Error('the mail hook has no SMTP listener');
+    const start = zonedToUtc(addDays(monday, 1), 14, 0, BERLIN);
+    const transport = createTransport({ host: '127.0.0.1', port: smtp.port, secure: false, ignoreTLS: true });
+    await transport.sendMail({
+      from: 'bob@example.org',
+      to: 'ann@example.org',
+      subject: 'Invitation: Budget review',
+      text: 'Budget review, Tuesday 14:00',
+      icalEvent: { method: 'REQUEST', content: request('budget-e2e@example.org', 'Budget review', start, start + 3600_000) },
+    });
+    transport.close();
+    type Week = { pending: { uid: string }[]; events: { uid: string; partstat: string }[] };
+    await eventually('the request in Ann’s pending list', async () => {
+      const week = await json<Week>(`/api/calendar/people/ann/week?start=${monday}`);
+      return week.pending.some((p) => p.uid === 'budget-e2e@example.org') || undefined;
+    });
+
+    await page.goto(`${url}/calendar/person/ann?start=${monday}`);
+    const item = page.locator('[data-uid="budget-e2e@example.org"]');
+    await item.waitFor();
+    expect(await item.locator('.cal-when').textContent()).toMatch(/ 14:00–15:00$/);
+    await item.getByRole('button', { name: 'Accept' }).click();
+    await seen('.cal-status', { hasText: 'Accepted: “Budget review”. The reply was sent to bob@example.org.' });
+    const answered = await eventually('the accepted event in Ann’s week', async () => {
+      const week = await json<Week>(`/api/calendar/people/ann/week?start=${monday}`);
+      const event = week.events.find((e) => e.uid === 'budget-e2e@example.org');
+      return event?.partstat === 'ACCEPTED' && !week.pending.some((p) => p.uid === event.uid) ? event : undefined;
+    });
+    expect(answered.partstat).toBe('ACCEPTED');
+    await page.reload();
+    await seen(`[data-date="${addDays(monday, 1)}"] .cal-item`, { hasText: 'Budget review' });
+    expect(await page.locator(`[data-date="${addDays(monday, 1)}"] .cal-item`, { hasText: 'Budget review' }).textContent()).toContain(
+      '14:00–15:00',
+    );
+  });
+
+  it(
+    'sends an invitation from the planner that the room decides, and shows the booking and the reason on the room’s page',
+    async () => {
+      const wednesday = addDays(monday, 2);
+      await page.goto(`${url}/calendar/planner?from=ann&who=${encodeURIComponent('boardroom@example.org')}&date=${wednesday}`);
+      await seen('tr[data-address="boardroom@example.org"] td[data-state="free"]');
+      // 10:00–11:00 on Ann's clock: slots 6 and 7 from 07:00.
+      await page.locator('.cal-slot-button[data-slot="6"]').click();
+      await page.locator('.cal-slot-button[data-slot="7"]').click({ modifiers: ['Shift'] });
+      await seen('.cal-chosen', { hasText: '10:00–11:00' });
+      await page.getByLabel('Title').fill('Kick-off');
+      await page.getByRole('button', { name: 'Send invitation' }).click();
+      await seen('.cal-status', { hasText: 'Invitation “Kick-off”' });
+
+      type Bookings = { bookings: { summary: string; start: string }[]; decisions: { summary: string; outcome: string }[] };
+      const start = zonedToUtc(wednesday, 10, 0, BERLIN);
+      const range = `start=${new Date(zonedToUtc(monday, 0, 0, BERLIN)).toISOString()}&end=${new Date(zonedToUtc(addDays(monday, 7), 0, 0, BERLIN)).toISOString()}`;
+      await eventually(
+        'the room’s decision',
+        async () => {
+          const room = await json<Bookings>(`/api/calendar/resources/boardroom/bookings?${range}`);
+          return room.decisions.some((d) => d.summary === 'Kick-off') || undefined;
+        },
+        30_000,
+      );
+
+      await page.goto(`${url}/calendar/resource/boardroom?start=${monday}`);
+      await seen('.cal-decisions tbody tr', { hasText: 'Kick-off' });
+      const decision = page.locator('.cal-decisions tbody tr', { hasText: 'Kick-off' });
+      expect(await decision.locator('td').nth(2).textContent()).toBe('ann@example.org');
+      expect(await decision.locator('td').nth(3).textContent()).toBe('accepted');
+      // The reason the room gave, as it mailed it to Ann, and the policy that decided.
+      expect(await decision.locator('td').nth(4).textContent()).toContain('Boardroom');
+      expect(await decision.locator('td').nth(5).textContent()).not.toBe('');
+      expect(await texts(`[data-date="${wednesday}"] .cal-item`)).toEqual(['10:00–11:00 Kick-off · ann@example.org']);
+      expect(await texts('.cal-policies > li > strong')).toEqual(['duration', 'free']);
+      const room = await json<Bookings>(`/api/calendar/resources/boardroom/bookings?${range}`);
+      expect(room.bookings.find((b) => b.summary === 'Kick-off')?.start).toBe(new Date(start).toISOString());
+    },
+    E2E_TIMEOUT_MS,
+  );
 });
