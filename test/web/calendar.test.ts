@@ -544,43 +544,47 @@ describe('the calendar pages on a real porter', () => {
 
   const json = async <T>(path: string): Promise<T> => (await (await fetch(`${url}${path}`)).json()) as T;
 
-  it('shows a request mailed to Ann over SMTP and sends her answer from the page', async () => {
-    const smtp = (host.hooks.get('mail') as MailHook).listeners.smtp.find((l) => l.mode === 'smtp');
-    if (!smtp) throw new Error('the mail hook has no SMTP listener');
-    const start = zonedToUtc(addDays(monday, 1), 14, 0, BERLIN);
-    const transport = createTransport({ host: '127.0.0.1', port: smtp.port, secure: false, ignoreTLS: true });
-    await transport.sendMail({
-      from: 'bob@example.org',
-      to: 'ann@example.org',
-      subject: 'Invitation: Budget review',
-      text: 'Budget review, Tuesday 14:00',
-      icalEvent: { method: 'REQUEST', content: request('budget-e2e@example.org', 'Budget review', start, start + 3600_000) },
-    });
-    transport.close();
-    type Week = { pending: { uid: string }[]; events: { uid: string; partstat: string }[] };
-    await eventually('the request in Ann’s pending list', async () => {
-      const week = await json<Week>(`/api/calendar/people/ann/week?start=${monday}`);
-      return week.pending.some((p) => p.uid === 'budget-e2e@example.org') || undefined;
-    });
+  it(
+    'shows a request mailed to Ann over SMTP and sends her answer from the page',
+    async () => {
+      const smtp = (host.hooks.get('mail') as MailHook).listeners.smtp.find((l) => l.mode === 'smtp');
+      if (!smtp) throw new Error('the mail hook has no SMTP listener');
+      const start = zonedToUtc(addDays(monday, 1), 14, 0, BERLIN);
+      const transport = createTransport({ host: '127.0.0.1', port: smtp.port, secure: false, ignoreTLS: true });
+      await transport.sendMail({
+        from: 'bob@example.org',
+        to: 'ann@example.org',
+        subject: 'Invitation: Budget review',
+        text: 'Budget review, Tuesday 14:00',
+        icalEvent: { method: 'REQUEST', content: request('budget-e2e@example.org', 'Budget review', start, start + 3600_000) },
+      });
+      transport.close();
+      type Week = { pending: { uid: string }[]; events: { uid: string; partstat: string }[] };
+      await eventually('the request in Ann’s pending list', async () => {
+        const week = await json<Week>(`/api/calendar/people/ann/week?start=${monday}`);
+        return week.pending.some((p) => p.uid === 'budget-e2e@example.org') || undefined;
+      });
 
-    await page.goto(`${url}/calendar/person/ann?start=${monday}`);
-    const item = page.locator('[data-uid="budget-e2e@example.org"]');
-    await item.waitFor();
-    expect(await item.locator('.cal-when').textContent()).toMatch(/ 14:00–15:00$/);
-    await item.getByRole('button', { name: 'Accept' }).click();
-    await seen('.cal-status', { hasText: 'Accepted: “Budget review”. The reply was sent to bob@example.org.' });
-    const answered = await eventually('the accepted event in Ann’s week', async () => {
-      const week = await json<Week>(`/api/calendar/people/ann/week?start=${monday}`);
-      const event = week.events.find((e) => e.uid === 'budget-e2e@example.org');
-      return event?.partstat === 'ACCEPTED' && !week.pending.some((p) => p.uid === event.uid) ? event : undefined;
-    });
-    expect(answered.partstat).toBe('ACCEPTED');
-    await page.reload();
-    await seen(`[data-date="${addDays(monday, 1)}"] .cal-item`, { hasText: 'Budget review' });
-    expect(await page.locator(`[data-date="${addDays(monday, 1)}"] .cal-item`, { hasText: 'Budget review' }).textContent()).toContain(
-      '14:00–15:00',
-    );
-  });
+      await page.goto(`${url}/calendar/person/ann?start=${monday}`);
+      const item = page.locator('[data-uid="budget-e2e@example.org"]');
+      await item.waitFor();
+      expect(await item.locator('.cal-when').textContent()).toMatch(/ 14:00–15:00$/);
+      await item.getByRole('button', { name: 'Accept' }).click();
+      await seen('.cal-status', { hasText: 'Accepted: “Budget review”. The reply was sent to bob@example.org.' });
+      const answered = await eventually('the accepted event in Ann’s week', async () => {
+        const week = await json<Week>(`/api/calendar/people/ann/week?start=${monday}`);
+        const event = week.events.find((e) => e.uid === 'budget-e2e@example.org');
+        return event?.partstat === 'ACCEPTED' && !week.pending.some((p) => p.uid === event.uid) ? event : undefined;
+      });
+      expect(answered.partstat).toBe('ACCEPTED');
+      await page.reload();
+      await seen(`[data-date="${addDays(monday, 1)}"] .cal-item`, { hasText: 'Budget review' });
+      expect(await page.locator(`[data-date="${addDays(monday, 1)}"] .cal-item`, { hasText: 'Budget review' }).textContent()).toContain(
+        '14:00–15:00',
+      );
+    },
+    E2E_TIMEOUT_MS,
+  );
 
   it(
     'sends an invitation from the planner that the room decides, and shows the booking and the reason on the room’s page',
