@@ -165,24 +165,27 @@ export function readAgents(json: unknown): Agents {
   };
 }
 
-function optionalRecurrenceId(r: Reader): { recurrenceId?: string } {
-  const id = r.optionalString('recurrenceId');
-  return id === undefined ? {} : { recurrenceId: id };
+/** What every item of a week has: its UID, the instance, the title and the span. */
+function readItem(r: Reader): { uid: string; recurrenceId?: string; summary: string; start: number; end: number } {
+  const recurrenceId = r.optionalString('recurrenceId');
+  return {
+    uid: r.string('uid'),
+    ...(recurrenceId === undefined ? {} : { recurrenceId }),
+    summary: r.optionalString('summary') ?? '',
+    start: r.time('start'),
+    end: r.time('end'),
+  };
 }
+
+/** The agent and the span an answer is about. */
+const readSpan = (r: Reader) => ({ id: r.string('id'), tzid: r.string('tzid'), start: r.time('start'), end: r.time('end') });
 
 export function readPersonWeek(json: unknown): PersonWeek {
   const r = new ReaderOf(json, '');
   return {
-    id: r.string('id'),
-    tzid: r.string('tzid'),
-    start: r.time('start'),
-    end: r.time('end'),
+    ...readSpan(r),
     events: r.list('events', (e) => ({
-      uid: e.string('uid'),
-      ...optionalRecurrenceId(e),
-      summary: e.optionalString('summary') ?? '',
-      start: e.time('start'),
-      end: e.time('end'),
+      ...readItem(e),
       organizer: e.optionalString('organizer') ?? '',
       status: e.optionalString('status') ?? '',
       partstat: e.optionalString('partstat') ?? '',
@@ -205,17 +208,10 @@ export function readPersonWeek(json: unknown): PersonWeek {
 export function readResourceBookings(json: unknown): ResourceBookings {
   const r = new ReaderOf(json, '');
   return {
-    id: r.string('id'),
-    tzid: r.string('tzid'),
-    start: r.time('start'),
-    end: r.time('end'),
+    ...readSpan(r),
     bookings: r.list('bookings', (b) => ({
-      uid: b.string('uid'),
-      ...optionalRecurrenceId(b),
-      summary: b.optionalString('summary') ?? '',
+      ...readItem(b),
       organizer: b.optionalString('organizer') ?? '',
-      start: b.time('start'),
-      end: b.time('end'),
       status: b.optionalString('status') ?? '',
     })),
     decisions: r.list('decisions', (d) => ({

@@ -6,6 +6,7 @@ import { Link, useLocation } from '../../router.js';
 import { useAgents } from '../agents.js';
 import { fetchPersonWeek, type WeekEvent } from '../api.js';
 import { WeekList } from '../day-list.js';
+import { NoSuch } from '../no-such.js';
 import { idFromPath, PERSON_PATH, personHref } from '../paths.js';
 import { PendingItem } from '../pending.js';
 import { isDateKey } from '../time.js';
@@ -29,7 +30,7 @@ export function PersonView({ search }: PageProps) {
   const week = useLoad(id === undefined ? undefined : `${id}|${start ?? ''}`, (signal) => fetchPersonWeek(id ?? '', start, signal));
   const [answered, setAnswered] = useState<{ uids: readonly string[]; message?: string }>({ uids: [] });
 
-  if (id === undefined) return <NoSuch />;
+  if (id === undefined) return <NoSuch what="person" />;
   const person = agents?.people.find((p) => p.id === id);
   const data = week.data?.id === id ? week.data : undefined;
   const pending = data?.pending.filter((p) => !answered.uids.includes(p.uid)) ?? [];
@@ -93,17 +94,6 @@ export function PersonView({ search }: PageProps) {
           </section>
         </>
       )}
-    </section>
-  );
-}
-
-function NoSuch() {
-  return (
-    <section className="page calendar">
-      <h1>No such person</h1>
-      <p>
-        <Link to="/calendar">Choose a person or resource.</Link>
-      </p>
     </section>
   );
 }

@@ -7,6 +7,7 @@ import { Link, useLocation } from '../../router.js';
 import { useAgents } from '../agents.js';
 import { type BookingDecision, feeds, fetchResourceBookings, type ResourceBooking } from '../api.js';
 import { WeekList } from '../day-list.js';
+import { NoSuch } from '../no-such.js';
 import { idFromPath, RESOURCE_PATH, resourceHref } from '../paths.js';
 import { describePolicies } from '../policies.js';
 import { addDays, dateKeyOf, formatDate, formatTime, isDateKey, zonedToUtc } from '../time.js';
@@ -28,7 +29,7 @@ export function ResourceView({ search }: PageProps) {
     return fetchResourceBookings(id ?? '', zonedToUtc(start, 0, 0, tz), zonedToUtc(addDays(start, 7), 0, 0, tz), signal);
   });
 
-  if (id === undefined) return <NoSuch />;
+  if (id === undefined) return <NoSuch what="resource" />;
   const data = week.data?.id === id ? week.data : undefined;
   const error = week.error ?? (agents.data && !resource ? `porter has no resource “${id}”.` : agents.error);
 
@@ -161,17 +162,6 @@ function Decisions({ decisions, tz }: { decisions: readonly BookingDecision[]; t
           </tbody>
         </table>
       )}
-    </section>
-  );
-}
-
-function NoSuch() {
-  return (
-    <section className="page calendar">
-      <h1>No such resource</h1>
-      <p>
-        <Link to="/calendar">Choose a person or resource.</Link>
-      </p>
     </section>
   );
 }
