@@ -112,6 +112,8 @@ class CalendarApi {
           : [
               event('standup', 'Team standup', '2026-11-23T08:00:00Z', '2026-11-23T08:15:00Z', 'ACCEPTED'),
               event('lunch', 'Lunch with Carol', '2026-11-25T11:30:00Z', '2026-11-25T12:30:00Z', 'TENTATIVE'),
+              // An all-day date: UTC midnights on the wire, the same date on every clock.
+              { ...event('holiday', 'Company holiday', '2026-11-27T00:00:00Z', '2026-11-28T00:00:00Z', 'ACCEPTED'), allDay: true },
             ],
         pending: person.id === 'ann' ? this.pending : [],
       };
@@ -265,6 +267,8 @@ describe('the calendar pages', () => {
     expect(await page.locator('#cal-week-title').textContent()).toBe('Week of Mon 23 Nov 2026');
     expect(await texts('[data-date="2026-11-23"] .cal-item')).toEqual(['09:00–09:15 Team standupaccepted · bob@example.org']);
     expect(await texts('[data-date="2026-11-25"] .cal-item')).toEqual(['12:30–13:30 Lunch with Caroltentative · bob@example.org']);
+    expect(await texts('[data-date="2026-11-27"] .cal-item')).toEqual(['all day Company holidayaccepted · bob@example.org']);
+    expect(await texts('[data-date="2026-11-28"] .cal-item')).toEqual([]);
 
     const budget = page.locator('[data-uid="budget-1"]');
     await budget.getByRole('button', { name: 'Accept' }).click();
@@ -315,6 +319,8 @@ describe('the calendar pages', () => {
     // The standup at 08:00 UTC is 03:00 in New York.
     expect(await texts('[data-date="2026-11-23"] .cal-item')).toEqual(['03:00–03:15 Team standupaccepted · bob@example.org']);
     expect(await page.locator('.cal-weeknav').textContent()).toContain('Times in America/New_York');
+    expect(await texts('[data-date="2026-11-27"] .cal-item')).toEqual(['all day Company holidayaccepted · bob@example.org']);
+    expect(await texts('[data-date="2026-11-26"] .cal-item')).toEqual([]);
 
     await page.goto(`${base}/calendar/person/nobody`);
     await seen('.problem', { hasText: 'id: no person "nobody"' });

@@ -16,7 +16,7 @@ export interface WeekListProps<T extends Timed> {
 }
 
 export function WeekList<T extends Timed>({ monday, tz, items, label, empty, itemKey, render, allDay }: WeekListProps<T>) {
-  const days = weekDays(monday, tz, items);
+  const days = weekDays(monday, tz, items, allDay);
   return (
     <ol className="cal-week" aria-label={label}>
       {days.map((day) => (

@@ -28,6 +28,21 @@ describe('a week by day', () => {
     expect(days.map((d) => d.items.map((i) => i.id))).toEqual([['monday'], ['early', 'late', 'night'], ['night'], [], [], [], []]);
   });
 
+  it('shows an all-day event on its own dates in every zone', () => {
+    const holiday = { id: 'holiday', start: utc('2026-11-24T00:00:00Z'), end: utc('2026-11-26T00:00:00Z'), allDay: true };
+    const meeting = { id: 'meeting', start: utc('2026-11-24T00:30:00Z'), end: utc('2026-11-24T01:30:00Z'), allDay: false };
+    for (const tz of ['Europe/Berlin', 'America/New_York', 'Pacific/Auckland']) {
+      const days = weekDays('2026-11-23', tz, [holiday], (i) => i.allDay);
+      expect(
+        days.map((d) => d.items.length),
+        tz,
+      ).toEqual([0, 1, 1, 0, 0, 0, 0]);
+    }
+    // A timed event at 00:30 UTC is still Monday evening in New York.
+    const days = weekDays('2026-11-23', 'America/New_York', [meeting], (i) => i.allDay);
+    expect(days.map((d) => d.items.length)).toEqual([1, 0, 0, 0, 0, 0, 0]);
+  });
+
   it('reads the week the API answered for as its Monday in the zone', () => {
     // Monday 00:00 in Auckland is Sunday in UTC.
     expect(weekStart(utc('2026-11-22T11:00:00Z'), 'Pacific/Auckland')).toBe('2026-11-23');
