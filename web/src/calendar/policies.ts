@@ -60,9 +60,10 @@ const DESCRIBE: Record<string, Describe> = {
   'no-recurring': () => 'Declines recurring bookings.',
   window: (p) => {
     const days = num(p.days);
-    const clip = p.clip === true || p.action === 'clip';
     const ahead = days === undefined ? 'too far ahead' : `more than ${plural(days, 'day')} ahead`;
-    return clip ? `Books only the occurrences up to ${days ?? 'its window of'} days ahead.` : `Declines bookings ${ahead}.`;
+    return p.action === 'clip'
+      ? `Declines bookings ${ahead}; a series is booked up to then and its later dates declined.`
+      : `Declines bookings ${ahead}.`;
   },
   duration: (p) => {
     const min = num(p.min);
@@ -73,15 +74,15 @@ const DESCRIBE: Record<string, Describe> = {
     return 'Limits how long a booking may be.';
   },
   hours: (p) => {
-    const when = list(p.hours) ?? list(p.times) ?? list(p.allowed) ?? 'its permitted times';
-    const counter = p.action === 'counter' || p.correct === true || p.counter === true;
-    return counter
-      ? `Books only during ${when} (in the resource's time zone); proposes a corrected time otherwise.`
-      : `Books only during ${when} (in the resource's time zone); declines other times.`;
+    const when = list(p.times) ?? list(p.hours) ?? 'its permitted times';
+    const zone = typeof p.tzid === 'string' ? p.tzid : "the resource's time zone";
+    return p.action === 'counter'
+      ? `Books only during ${when} (in ${zone}); proposes the next permitted free time otherwise.`
+      : `Books only during ${when} (in ${zone}); declines other times.`;
   },
   counter: (p) => {
-    const horizon = p.horizon === undefined ? '' : ` within ${formatValue(p.horizon)}`;
-    return `When the time is taken, proposes the next free slot of the same length${horizon}.`;
+    const horizon = num(p.horizon);
+    return `When the time is taken, proposes the next free time of the same length${horizon === undefined ? '' : ` within ${plural(horizon, 'day')}`}.`;
   },
   who: (p) => {
     const parts = [list(p.domains) && `people at ${list(p.domains)}`, list(p.allow) && `${list(p.allow)}`].filter(Boolean);
@@ -91,7 +92,8 @@ const DESCRIBE: Record<string, Describe> = {
   },
   approval: (p) => {
     const delegates = list(p.delegates);
-    return `Holds bookings as tentative until ${delegates ? `one of ${delegates}` : 'a delegate'} confirms.`;
+    const except = list(p.except);
+    return `Holds bookings as tentative until ${delegates ? `one of ${delegates}` : 'a delegate'} confirms${except ? `, except from ${except}` : ''}.`;
   },
   quota: (p) => {
     const period = typeof p.period === 'string' ? p.period : 'period';
@@ -99,7 +101,8 @@ const DESCRIBE: Record<string, Describe> = {
       num(p.hours) === undefined ? undefined : plural(num(p.hours) as number, 'hour'),
       num(p.bookings) === undefined ? undefined : plural(num(p.bookings) as number, 'booking'),
     ].filter((s) => s !== undefined);
-    const whom = list(p.groups) ?? list(p.group) ?? 'each organiser';
+    const groups = list(p.groups);
+    const whom = p.per === 'group' ? `each group (${groups ?? 'any'})` : groups ? `each organiser in ${groups}` : 'each organiser';
     return `Allows ${whom} at most ${limits.length ? limits.join(' and ') : 'a quota'} per ${period}.`;
   },
 };

@@ -118,6 +118,9 @@ function Policies({ policies }: { policies: Parameters<typeof describePolicies>[
   );
 }
 
+// The decisions that no single policy made.
+const POLICY_LABEL: Record<string, string> = { default: 'all passed', request: 'the request', pool: 'the pool' };
+
 const OUTCOME: Record<string, string> = {
   ACCEPTED: 'accepted',
   DECLINED: 'declined',
@@ -156,7 +159,7 @@ function Decisions({ decisions, tz }: { decisions: readonly BookingDecision[]; t
                   <span className={`cal-badge cal-${d.outcome.toLowerCase()}`}>{OUTCOME[d.outcome] ?? d.outcome.toLowerCase()}</span>
                 </td>
                 <td>{d.reason}</td>
-                <td>{d.policy}</td>
+                <td>{POLICY_LABEL[d.policy] ?? d.policy}</td>
               </tr>
             ))}
           </tbody>
