@@ -8,7 +8,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { Host, Logging, resolveConfig } from '../dist/index.js';
-import { MailUsers } from '../dist/mail/auth/index.js';
 
 const COUNT = Number(process.argv[2] ?? 500);
 const CONNECTIONS = Number(process.argv[3] ?? 4);
@@ -35,6 +34,7 @@ const document = {
         domains: ['example.org'],
         smtp: { hostname: 'mx.example.org', listeners: [{ address: `127.0.0.1:${lmtpPort}`, mode: 'lmtp' }] },
         pop3: '127.0.0.1:0',
+        'demo-users': { 'room@example.org': 'bench password', 'org@example.org': 'bench password' },
       },
     },
     calendar: {
@@ -46,8 +46,6 @@ const document = {
 const config = await resolveConfig(document, { baseDir: dir });
 const host = new Host(config, { logging: quiet, announce: false });
 await host.open();
-const users = new MailUsers(host.store);
-for (const name of ['room@example.org', 'org@example.org']) await users.add(name, 'bench password');
 const mailboxes = host.hooks.get('mail').mailboxes;
 
 const base = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate() + 14, 0, 0);

@@ -35,7 +35,39 @@ export function readCalendar(text: string): ICAL.Component {
     if (typeof tzid === 'string') defined.add(tzid);
   }
   check(root, defined);
-  return new ICAL.Component(root as unknown as unknown[]);
+  return new SharedZoneCalendar(root as unknown as unknown[]);
+}
+
+/** Time zones by their definition, shared by every calendar that carries the same VTIMEZONE. */
+const sharedZones = new Map<string, ICAL.Timezone>();
+const SHARED_ZONES = 1024;
+
+/**
+ * A VCALENDAR whose VTIMEZONEs resolve to one shared ical.js Timezone per definition: ical.js
+ * would otherwise build (and expand from 1970 on) a Timezone for every stored object.
+ */
+export class SharedZoneCalendar extends ICAL.Component {
+  readonly #zones = new Map<string, ICAL.Timezone | null>();
+
+  override getTimeZoneByID(tzid: string): ICAL.Timezone {
+    if (this.parent) return this.parent.getTimeZoneByID(tzid);
+    const known = this.#zones.get(tzid);
+    // ical.js's own signature says Timezone, but it answers null for a TZID the calendar does not define.
+    if (known !== undefined) return known as ICAL.Timezone;
+    const component = this.getAllSubcomponents('vtimezone').find((z) => z.getFirstPropertyValue('tzid') === tzid);
+    let zone: ICAL.Timezone | null = null;
+    if (component) {
+      const key = component.toString().replace(/^LAST-MODIFIED:.*$/m, '');
+      zone = sharedZones.get(key) ?? null;
+      if (!zone) {
+        zone = new ICAL.Timezone({ component: new ICAL.Component(ICAL.helpers.clone(component.toJSON(), true) as unknown[]), tzid });
+        if (sharedZones.size >= SHARED_ZONES) sharedZones.delete(sharedZones.keys().next().value as string);
+        sharedZones.set(key, zone);
+      }
+    }
+    this.#zones.set(tzid, zone);
+    return zone as ICAL.Timezone;
+  }
 }
 
 function check(component: JCalComponent, zones: ReadonlySet<string>): void {

@@ -36,6 +36,9 @@ interface Prepared {
   readonly uid: string;
   readonly facts: Facts;
   readonly start?: ICAL.Time;
+  /** DTSTART as a floating time, and the zone it is read in (undefined: UTC, floating or all-day). */
+  readonly floatingStart?: ICAL.Time;
+  readonly zone?: ICAL.Timezone;
   /** Length of the master in wall-clock seconds (the same local time span for every instance). */
   readonly wallSeconds: number;
   readonly rules: readonly ICAL.Recur[];
@@ -81,6 +84,72 @@ function wallSecondsOf(component: ICAL.Component, start: ICAL.Time): number {
   return start.isDate ? 86400 : 0;
 }
 
+/**
+ * Wall-clock seconds in `zone` to UTC ms. ical.js's own conversion walks the zone's changes for
+ * every time; here a day whose offset does not change is looked up once, so only the few
+ * instances on a DST change day take the slow way.
+ */
+const dayOffsets = new WeakMap<ICAL.Timezone, Map<number, number>>();
+
+function zoneOffset(zone: ICAL.Timezone, wallSeconds: number): number {
+  const d = new Date(wallSeconds * 1000);
+  const time = ICAL.Time.fromData(
+    {
+      year: d.getUTCFullYear(),
+      month: d.getUTCMonth() + 1,
+      day: d.getUTCDate(),
+      hour: d.getUTCHours(),
+      minute: d.getUTCMinutes(),
+      second: d.getUTCSeconds(),
+    },
+    zone,
+  );
+  return zone.utcOffset(time);
+}
+
+function wallToUtc(zone: ICAL.Timezone | undefined, wallSeconds: number): number {
+  if (!zone) return wallSeconds * 1000;
+  let days = dayOffsets.get(zone);
+  if (!days) {
+    days = new Map();
+    dayOffsets.set(zone, days);
+  }
+  const day = Math.floor(wallSeconds / 86400);
+  let offset = days.get(day);
+  if (offset === undefined) {
+    const atStart = zoneOffset(zone, day * 86400);
+    offset = atStart === zoneOffset(zone, day * 86400 + 86399) ? atStart : Number.NaN;
+    days.set(day, offset);
+  }
+  return (wallSeconds - (Number.isNaN(offset) ? zoneOffset(zone, wallSeconds) : offset)) * 1000;
+}
+
+/** The zone a time is read in, when it is a named zone (not UTC, floating or a date). */
+function namedZone(time: ICAL.Time): ICAL.Timezone | undefined {
+  const zone = time.zone;
+  if (time.isDate || !zone || zone === ICAL.Timezone.utcTimezone || zone === ICAL.Timezone.localTimezone || zone.tzid === 'UTC')
+    return undefined;
+  return zone;
+}
+
+function floating(time: ICAL.Time): ICAL.Time {
+  return ICAL.Time.fromData(
+    time.isDate
+      ? { year: time.year, month: time.month, day: time.day, isDate: true }
+      : { year: time.year, month: time.month, day: time.day, hour: time.hour, minute: time.minute, second: time.second },
+    ICAL.Timezone.localTimezone,
+  );
+}
+
+/** The rule with UNTIL read as a floating time in `zone`, so that it can run on floating times. */
+function floatingRule(rule: ICAL.Recur, zone: ICAL.Timezone | undefined): ICAL.Recur {
+  if (!zone || !rule.until || rule.until.isDate) return rule;
+  const copy = rule.clone();
+  const until = rule.until.zone === ICAL.Timezone.localTimezone ? rule.until : rule.until.convertToZone(zone);
+  copy.until = floating(until);
+  return copy;
+}
+
 function endOf(start: ICAL.Time, startMs: number, wallSeconds: number): number {
   if (wallSeconds === 0) return startMs;
   const zone = start.zone;
@@ -108,7 +177,7 @@ function prepare(object: CalendarObject): Prepared {
   if (master && start) {
     for (const property of master.getAllProperties('rrule')) {
       const rule = property.getFirstValue();
-      if (rule instanceof ICAL.Recur) rules.push(rule);
+      if (rule instanceof ICAL.Recur) rules.push(floatingRule(rule, namedZone(start)));
       else throw new CalendarError(STATUS.invalidRule, `RRULE of ${object.uid}`);
     }
     for (const property of master.getAllProperties('rdate')) {
@@ -151,6 +220,7 @@ function prepare(object: CalendarObject): Prepared {
     reach = Math.max(reach, Math.abs(override.shift) + ownWall * 1000 + 3600_000);
   }
   futures.sort((a, b) => a.recurrenceId - b.recurrenceId);
+  const zone = start ? namedZone(start) : undefined;
   const result: Prepared = {
     uid: object.uid,
     facts,
@@ -162,7 +232,8 @@ function prepare(object: CalendarObject): Prepared {
     overrides,
     futures,
     reach,
-    ...(start ? { start } : {}),
+    ...(start ? { start, floatingStart: floating(start) } : {}),
+    ...(zone ? { zone } : {}),
   };
   prepared.set(parsed, result);
   return result;
@@ -170,7 +241,7 @@ function prepare(object: CalendarObject): Prepared {
 
 /** Rule iterator started as close before `from` as the rule allows: whole periods of simple rules are skipped. */
 function iteratorFrom(rule: ICAL.Recur, start: ICAL.Time, from: number): ICAL.RecurIterator {
-  const startMs = ms(start);
+  const startMs = wall(start) * 1000;
   const interval = rule.interval || 1;
   const parts = Object.keys(rule.parts);
   const periodDays = rule.freq === 'DAILY' ? interval : rule.freq === 'WEEKLY' ? 7 * interval : 0;
@@ -203,8 +274,8 @@ function expandRange(p: Prepared, from: number, to: number): Instance[] {
   const lo = from - p.reach;
   const hi = to + p.reach;
   const seen = new Set<number>();
-  const add = (time: ICAL.Time, explicitEnd?: ICAL.Time): void => {
-    const r = ms(time);
+  /** Adds the instance at `time` (a real time; or floating, read in the series' zone, with `r` its UTC ms). */
+  const add = (time: ICAL.Time, explicitEnd?: ICAL.Time, r = ms(time)): void => {
     if (r < lo || r >= hi || seen.has(r)) return;
     seen.add(r);
     if (p.exdates.has(r) || (p.exdays.size > 0 && p.exdays.has(time.year * 10000 + time.month * 100 + time.day))) return;
@@ -219,18 +290,23 @@ function expandRange(p: Prepared, from: number, to: number): Instance[] {
     if (future) {
       s = r + future.shift;
       e = s + future.wallSeconds * 1000;
-    } else e = explicitEnd ? ms(explicitEnd) : endOf(time, r, p.wallSeconds);
+    } else if (explicitEnd) e = ms(explicitEnd);
+    else if (time.zone === ICAL.Timezone.localTimezone && !time.isDate) e = wallToUtc(p.zone, wall(time) + p.wallSeconds);
+    else e = endOf(time, r, p.wallSeconds);
     if (s < to && e > from) out.push(instanceOf(p, r, s, e, future ?? p.facts));
   };
   add(start);
   for (const rdate of p.rdates) add(rdate.start, rdate.end);
+  // Rules run on floating times (ical.js does no zone arithmetic per step); each instance is then read in the series' zone.
+  const floatingStart = p.floatingStart ?? start;
   for (const rule of p.rules) {
-    const iterator = iteratorFrom(rule, start, lo);
+    const iterator = iteratorFrom(rule, floatingStart, lo - 14 * 3600_000);
     for (let n = 0; n < MAX_INSTANCES; n++) {
       const next = iterator.next();
       if (!next) break;
-      if (ms(next) >= hi) break;
-      add(next);
+      const r = next.isDate ? ms(next) : wallToUtc(p.zone, wall(next));
+      if (r >= hi) break;
+      add(next, undefined, r);
     }
   }
   // Overrides whose RECURRENCE-ID the rules do not produce (moved in from elsewhere) still happen.
@@ -262,18 +338,24 @@ function instanceOf(p: Prepared, recurrenceId: number, start: number, end: numbe
   };
 }
 
+/** The object's instances over a range covering the window (cached), sorted by start; the caller filters. */
+function covering(object: CalendarObject, window: Period): readonly Instance[] {
+  const p = prepare(object);
+  const cached = p.cached;
+  if (cached && cached.from <= window.start && cached.to >= window.end) return cached.instances;
+  // Expand a little beyond the window, so that a rolling window moved forward is answered from the cache.
+  const margin = Math.max(86400_000, Math.min(31 * 86400_000, Math.floor((window.end - window.start) / 12)));
+  const from = window.start - margin;
+  const to = window.end + margin;
+  const list = expandRange(p, from, to);
+  p.cached = { from, to, instances: list };
+  return list;
+}
+
 /** Every instance (cancelled ones included) overlapping the window, sorted by start. */
 function instances(object: CalendarObject, window: Period): readonly Instance[] {
   if (!(window.end > window.start)) return [];
-  const p = prepare(object);
-  const cached = p.cached;
-  if (cached && cached.from <= window.start && cached.to >= window.end) {
-    if (cached.from === window.start && cached.to === window.end) return cached.instances;
-    return cached.instances.filter((i) => i.start < window.end && i.end > window.start);
-  }
-  const list = expandRange(p, window.start, window.end);
-  p.cached = { from: window.start, to: window.end, instances: list };
-  return list;
+  return covering(object, window).filter((i) => i.start < window.end && i.end > window.start);
 }
 
 /** Every occurrence overlapping the window; cancelled ones are left out. */
@@ -294,28 +376,82 @@ const TYPE_ORDER: Record<BusyType, number> = { BUSY: 0, 'BUSY-UNAVAILABLE': 1, '
 
 /** Merged busy time within the window: sorted by start, overlapping periods of one type merged. */
 export function busyPeriods(objects: readonly CalendarObject[], window: Period): BusyPeriod[] {
-  const raw: BusyPeriod[] = [];
+  if (!(window.end > window.start)) return [];
+  const busy = new Spans();
+  const tentative = new Spans();
   for (const object of objects) {
-    for (const i of instances(object, window)) {
-      if (i.cancelled || i.transparent || i.end <= i.start) continue;
-      raw.push({ start: Math.max(i.start, window.start), end: Math.min(i.end, window.end), type: i.tentative ? 'BUSY-TENTATIVE' : 'BUSY' });
+    for (const i of covering(object, window)) {
+      if (i.start >= window.end || i.end <= window.start || i.cancelled || i.transparent || i.end <= i.start) continue;
+      (i.tentative ? tentative : busy).add(Math.max(i.start, window.start), Math.min(i.end, window.end));
     }
   }
-  return mergeBusy(raw);
+  return [...busy.union('BUSY'), ...tentative.union('BUSY-TENTATIVE')].sort(
+    (a, b) => a.start - b.start || TYPE_ORDER[a.type] - TYPE_ORDER[b.type],
+  );
+}
+
+/**
+ * Spans of one busy type, merged by a sweep over their starts and ends sorted apart (numeric
+ * typed-array sorts, no comparator): a merged span opens when none is open and closes when the
+ * last open one ends; a span starting where another ends continues it.
+ */
+class Spans {
+  #starts = new Float64Array(256);
+  #ends = new Float64Array(256);
+  #count = 0;
+
+  add(start: number, end: number): void {
+    if (this.#count === this.#starts.length) {
+      const grow = (from: Float64Array) => {
+        const to = new Float64Array(from.length * 2);
+        to.set(from);
+        return to;
+      };
+      this.#starts = grow(this.#starts);
+      this.#ends = grow(this.#ends);
+    }
+    this.#starts[this.#count] = start;
+    this.#ends[this.#count] = end;
+    this.#count += 1;
+  }
+
+  union(type: BusyType): BusyPeriod[] {
+    const n = this.#count;
+    const starts = this.#starts.subarray(0, n).sort();
+    const ends = this.#ends.subarray(0, n).sort();
+    const out: BusyPeriod[] = [];
+    let open = 0;
+    let from = 0;
+    let s = 0;
+    let e = 0;
+    while (e < n) {
+      if (s < n && starts[s]! <= ends[e]!) {
+        if (open === 0) from = starts[s]!;
+        open += 1;
+        s += 1;
+      } else {
+        open -= 1;
+        if (open === 0) out.push({ start: from, end: ends[e]!, type });
+        e += 1;
+      }
+    }
+    return out;
+  }
 }
 
 /** Sorts busy periods and merges those of one type that overlap or touch. */
 export function mergeBusy(periods: readonly BusyPeriod[]): BusyPeriod[] {
-  const sorted = [...periods].sort((a, b) => TYPE_ORDER[a.type] - TYPE_ORDER[b.type] || a.start - b.start);
-  const merged: BusyPeriod[] = [];
-  let current: { start: number; end: number; type: BusyType } | undefined;
-  for (const p of sorted) {
-    if (current && current.type === p.type && p.start <= current.end) current.end = Math.max(current.end, p.end);
-    else {
-      if (current) merged.push(current);
-      current = { start: p.start, end: p.end, type: p.type };
+  const byType = new Map<BusyType, Spans>();
+  for (const p of periods) {
+    if (p.end <= p.start) continue;
+    let spans = byType.get(p.type);
+    if (!spans) {
+      spans = new Spans();
+      byType.set(p.type, spans);
     }
+    spans.add(p.start, p.end);
   }
-  if (current) merged.push(current);
-  return merged.sort((a, b) => a.start - b.start || TYPE_ORDER[a.type] - TYPE_ORDER[b.type]);
+  return [...byType]
+    .flatMap(([type, spans]) => spans.union(type))
+    .sort((a, b) => a.start - b.start || TYPE_ORDER[a.type] - TYPE_ORDER[b.type]);
 }

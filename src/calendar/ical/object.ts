@@ -5,7 +5,7 @@
  */
 import ICAL from 'ical.js';
 import type { Attendee, CalendarObject, PartStat } from '../model.js';
-import { readCalendar } from './calendar.js';
+import { readCalendar, SharedZoneCalendar } from './calendar.js';
 import { CalendarError, STATUS } from './errors.js';
 import { ianaVtimezone } from './zones.js';
 
@@ -72,7 +72,7 @@ function zonesFor(events: readonly ICAL.Component[], own: readonly ICAL.Componen
 
 /** A VCALENDAR holding `events` (copied) and the VTIMEZONEs they use; `own` are the zones they came with. */
 export function wrapEvents(events: readonly ICAL.Component[], own: readonly ICAL.Component[] = [], method?: string): ICAL.Component {
-  const root = new ICAL.Component('vcalendar');
+  const root = new SharedZoneCalendar('vcalendar');
   root.addPropertyWithValue('prodid', PRODID);
   root.addPropertyWithValue('version', '2.0');
   if (method) root.addPropertyWithValue('method', method);

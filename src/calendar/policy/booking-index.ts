@@ -10,22 +10,22 @@ const DAY = 24 * HOUR;
 const MAX_SPAN = 64;
 
 /** Occurrences by fixed-width time bucket; an occurrence sits in every bucket it touches. */
-class Buckets {
-  private readonly buckets = new Map<number, Booking[]>();
-  private readonly long: Booking[] = [];
+class Level {
+  readonly buckets = new Map<number, Booking[]>();
 
-  constructor(private readonly width: number) {}
+  constructor(readonly width: number) {}
 
-  private range(b: Period): [number, number] {
+  range(b: Period): [number, number] {
     return [Math.floor(b.start / this.width), Math.floor((Math.max(b.end, b.start + 1) - 1) / this.width)];
+  }
+
+  fits(b: Period): boolean {
+    const [first, last] = this.range(b);
+    return last - first < MAX_SPAN;
   }
 
   add(b: Booking): void {
     const [first, last] = this.range(b);
-    if (last - first >= MAX_SPAN) {
-      this.long.push(b);
-      return;
-    }
     for (let k = first; k <= last; k++) {
       const bucket = this.buckets.get(k);
       if (bucket) bucket.push(b);
@@ -35,10 +35,6 @@ class Buckets {
 
   remove(b: Booking): void {
     const [first, last] = this.range(b);
-    if (last - first >= MAX_SPAN) {
-      drop(this.long, b);
-      return;
-    }
     for (let k = first; k <= last; k++) {
       const bucket = this.buckets.get(k);
       if (!bucket) continue;
@@ -47,19 +43,62 @@ class Buckets {
     }
   }
 
-  overlapping(p: Period, exceptUid: string | undefined, out: Booking[]): Booking[] {
-    if (p.end <= p.start) return out;
+  overlapping(p: Period, exceptUid: string | undefined, out: Booking[]): void {
     const [first, last] = this.range(p);
-    for (const b of this.long) if (b.start < p.end && b.end > p.start && b.uid !== exceptUid) out.push(b);
+    if (last - first > this.buckets.size) {
+      // A period longer than the buckets in use (a whole year, "everything"): walk the buckets instead.
+      for (const [k, bucket] of this.buckets) if (k >= first && k <= last) this.collect(k, first, bucket, p, exceptUid, out);
+      return;
+    }
     for (let k = first; k <= last; k++) {
       const bucket = this.buckets.get(k);
-      if (!bucket) continue;
-      for (const b of bucket) {
-        if (b.start >= p.end || b.end <= p.start || b.uid === exceptUid) continue;
-        // An occurrence in several buckets is reported from the first bucket both share.
-        if (Math.max(Math.floor(b.start / this.width), first) === k) out.push(b);
-      }
+      if (bucket) this.collect(k, first, bucket, p, exceptUid, out);
     }
+  }
+
+  private collect(k: number, first: number, bucket: readonly Booking[], p: Period, exceptUid: string | undefined, out: Booking[]): void {
+    for (const b of bucket) {
+      if (b.start >= p.end || b.end <= p.start || b.uid === exceptUid) continue;
+      // An occurrence in several buckets is reported from the first bucket both share.
+      if (Math.max(Math.floor(b.start / this.width), first) === k) out.push(b);
+    }
+  }
+}
+
+/**
+ * Occurrences in levels of coarser buckets: each occurrence goes to the finest level where it
+ * spans few buckets (an hour's meeting in hour buckets, a week's loan in day buckets), so neither
+ * long nor short ones slow a query down; longer than every level, a list checked every time.
+ */
+class Buckets {
+  private readonly levels: Level[];
+  private readonly long: Booking[] = [];
+
+  constructor(widths: readonly number[]) {
+    this.levels = widths.map((w) => new Level(w));
+  }
+
+  private level(b: Period): Level | undefined {
+    return this.levels.find((l) => l.fits(b));
+  }
+
+  add(b: Booking): void {
+    const level = this.level(b);
+    if (level) level.add(b);
+    else this.long.push(b);
+  }
+
+  remove(b: Booking): void {
+    const level = this.level(b);
+    if (level) level.remove(b);
+    else drop(this.long, b);
+  }
+
+  overlapping(p: Period, exceptUid: string | undefined): Booking[] {
+    const out: Booking[] = [];
+    if (p.end <= p.start) return out;
+    for (const level of this.levels) if (level.buckets.size > 0) level.overlapping(p, exceptUid, out);
+    for (const b of this.long) if (b.start < p.end && b.end > p.start && b.uid !== exceptUid) out.push(b);
     return out;
   }
 }
@@ -74,7 +113,7 @@ function drop(list: Booking[], b: Booking): void {
 
 /** The in-memory BookingIndex: add, remove or replace a UID's occurrences; overlap queries stay fast at any size. */
 export class MemoryBookingIndex implements BookingIndex {
-  private readonly all = new Buckets(HOUR);
+  private readonly all = new Buckets([HOUR, DAY, 32 * DAY]);
   private readonly organizers = new Map<string, Buckets>();
   private readonly uids = new Map<string, Booking[]>();
   private count = 0;
@@ -92,7 +131,7 @@ export class MemoryBookingIndex implements BookingIndex {
     this.all.add(b);
     let mine = this.organizers.get(b.organizer);
     if (!mine) {
-      mine = new Buckets(DAY);
+      mine = new Buckets([DAY, 32 * DAY]);
       this.organizers.set(b.organizer, mine);
     }
     mine.add(b);
@@ -126,10 +165,10 @@ export class MemoryBookingIndex implements BookingIndex {
   }
 
   overlapping(period: Period, exceptUid?: string): readonly Booking[] {
-    return this.all.overlapping(period, exceptUid, []);
+    return this.all.overlapping(period, exceptUid);
   }
 
   byOrganizer(organizer: string, period: Period): readonly Booking[] {
-    return this.organizers.get(organizer)?.overlapping(period, undefined, []) ?? [];
+    return this.organizers.get(organizer)?.overlapping(period, undefined) ?? [];
   }
 }

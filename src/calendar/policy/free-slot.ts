@@ -5,6 +5,8 @@
 import type { Booking, BookingIndex, Period } from '../model.js';
 
 const MINUTE = 60_000;
+/** Candidates tried before giving up, so that a long horizon with fine steps stays bounded. */
+const MAX_TRIES = 20_000;
 
 /** The most bookings running at the same moment inside `period` (0 when it is free). */
 export function peakOverlap(bookings: readonly Booking[], period: Period): number {
@@ -60,7 +62,8 @@ export function nextFreeSlot(bookings: BookingIndex, wanted: Period, o: FreeSlot
   const limit = from + o.horizon;
   if (!(o.duration > 0)) return undefined;
   let t = from;
-  while (t + o.duration <= limit) {
+  // Near the wanted time, try candidates one by one: usually one of the first few is free.
+  for (let tries = 0; tries < QUICK_TRIES && t + o.duration <= limit; tries++) {
     const slot = { start: t, end: t + o.duration };
     if (o.permitted && !o.permitted(slot)) {
       t = (Math.floor(t / step) + 1) * step;
@@ -77,5 +80,60 @@ export function nextFreeSlot(bookings: BookingIndex, wanted: Period, o: FreeSlot
     }
     t = next > t ? next : t + step;
   }
+  // A busy stretch: a day at a time, one query each and a sweep over its starts and ends.
+  let tries = 0;
+  for (let chunk = t; chunk + o.duration <= limit && tries < MAX_TRIES; chunk += SWEEP_CHUNK) {
+    const window = { start: chunk, end: Math.min(limit, chunk + SWEEP_CHUNK + o.duration) };
+    const found = sweep(bookings.overlapping(window, o.exceptUid), window, chunk + SWEEP_CHUNK, o, capacity, step, () => ++tries);
+    if (found) return found;
+  }
   return undefined;
+}
+
+const QUICK_TRIES = 8;
+const SWEEP_CHUNK = 86_400_000;
+
+/**
+ * The first permitted slot inside `window`, starting before `startBefore`, in the runs of time
+ * where fewer than `capacity` of `over` (every booking overlapping `window`) run.
+ */
+function sweep(
+  over: readonly Booking[],
+  window: Period,
+  startBefore: number,
+  o: FreeSlotOptions,
+  capacity: number,
+  step: number,
+  tried: () => number,
+): Period | undefined {
+  const edges: number[] = [];
+  // As in peakOverlap: at equal times an end (even) sorts before a start (odd).
+  for (const b of over) edges.push(Math.max(b.start, window.start) * 2 + 1, b.end * 2);
+  edges.sort((x, y) => x - y);
+  const firstPermitted = (a: number, b: number): Period | undefined => {
+    const end = Math.min(b, window.end);
+    for (let s = a; s + o.duration <= end && s < startBefore && tried() < MAX_TRIES; ) {
+      const slot = { start: s, end: s + o.duration };
+      if (!o.permitted || o.permitted(slot)) return slot;
+      s = (Math.floor(s / step) + 1) * step;
+    }
+    return undefined;
+  };
+  let running = 0;
+  let runStart = window.start;
+  for (const e of edges) {
+    const time = Math.floor(e / 2);
+    if (time >= window.end) break;
+    if (e % 2 === 1) {
+      if (running === capacity - 1) {
+        const slot = firstPermitted(runStart, time);
+        if (slot) return slot;
+      }
+      running++;
+    } else {
+      running--;
+      if (running === capacity - 1) runStart = time;
+    }
+  }
+  return running < capacity ? firstPermitted(runStart, window.end) : undefined;
 }

@@ -78,6 +78,12 @@ export function parseTimes(entries: readonly string[]): WeekTimes | string {
  * midnight must be permitted up to 24:00 and from 00:00 of the next day.
  */
 export function withinTimes(period: Period, week: WeekTimes, tz: string): boolean {
+  const first = wallClock(period.start, tz);
+  const last = wallClock(period.end, tz);
+  if (first.day === last.day && first.month === last.month && first.year === last.year && period.end > period.start) {
+    // The usual case, within one local day.
+    return (week[first.weekday] ?? []).some(([a, b]) => a <= first.minutes && last.minutes <= b);
+  }
   let cur = period.start;
   while (cur < period.end) {
     const w = wallClock(cur, tz);

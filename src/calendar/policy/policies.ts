@@ -9,9 +9,15 @@ import { hasRoom, nextFreeSlot } from './free-slot.js';
 import { describeTimes, withinTimes } from './hours.js';
 import { describePeriod } from './zone.js';
 
-/** The instances that find the resource full. */
-export function clashing(run: Run, occurrences: readonly Occurrence[] = run.occurrences): Occurrence[] {
-  return occurrences.filter((o) => !hasRoom(run.ctx.bookings, o, run.capacity, run.request.uid));
+/** The instances that find the resource full (the first `stopAfter` of them). */
+export function clashing(run: Run, stopAfter = Number.POSITIVE_INFINITY): Occurrence[] {
+  const out: Occurrence[] = [];
+  for (const o of run.occurrences) {
+    if (hasRoom(run.ctx.bookings, o, run.capacity, run.request.uid)) continue;
+    out.push(o);
+    if (out.length >= stopAfter) break;
+  }
+  return out;
 }
 
 function when(run: Run, p: Period): string {
@@ -32,23 +38,32 @@ function full(run: Run): string {
 
 /** `free` and `capacity`: declines when any instance finds the resource full. */
 export function conflicts(policy: 'free' | 'capacity', run: Run): Verdict {
-  const clash = clashing(run);
-  if (clash.length === 0) return PASS;
-  return decided('DECLINED', policy, `${run.name} is ${full(run)} ${dates(run, clash, run.occurrences.length)}.`);
+  const [clash] = clashing(run, 1);
+  if (!clash) return PASS;
+  const total = run.occurrences.length;
+  const which = total === 1 ? `on ${when(run, clash)}` : `on ${when(run, clash)}, one of the ${total} dates`;
+  return decided('DECLINED', policy, `${run.name} is ${full(run)} ${which}.`);
 }
 
 /** `recurring`: a series declines its clashing instances, or the whole series past the limits. */
 export function recurring(cfg: PolicyOf<'recurring'>, run: Run): Verdict {
   if (!run.request.recurring) return PASS;
-  const clash = clashing(run);
-  if (clash.length === 0) return PASS;
   const total = run.occurrences.length;
   const max = cfg['max-conflicts'];
   const share = cfg['max-conflict-share'];
-  if (clash.length === total || clash.length > max || clash.length / total > share) {
+  // Counting stops one past what is allowed: the series is declined whatever the rest do.
+  const allowed = Math.min(max, Math.floor(share * total + 1e-9), total - 1);
+  const clash = clashing(run, allowed + 1);
+  if (clash.length === 0) return PASS;
+  if (clash.length > allowed) {
+    const count = clash.length === total ? `all ${total}` : `more than ${allowed} of ${total}`;
     const limit =
       clash.length === total ? '' : `; at most ${max} and ${Math.round(share * 100)}% of the dates may clash for the rest to be booked`;
-    return decided('DECLINED', 'recurring', `${run.name} is ${full(run)} ${dates(run, clash, total)}${limit}.`);
+    return decided(
+      'DECLINED',
+      'recurring',
+      `${run.name} is ${full(run)} on ${count} dates (first ${when(run, clash[0] as Occurrence)})${limit}.`,
+    );
   }
   return { kind: 'drop', occurrences: clash, reason: `${run.name} is ${full(run)} ${dates(run, clash, total)}` };
 }

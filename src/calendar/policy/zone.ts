@@ -12,7 +12,6 @@ export interface Wall {
   readonly minutes: number;
 }
 
-const WEEKDAYS: Record<string, number> = { Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 };
 const MINUTE = 60_000;
 const formats = new Map<string, Intl.DateTimeFormat>();
 
@@ -22,7 +21,6 @@ function format(tz: string): Intl.DateTimeFormat {
     f = new Intl.DateTimeFormat('en-US', {
       timeZone: tz,
       hourCycle: 'h23',
-      weekday: 'short',
       year: 'numeric',
       month: 'numeric',
       day: 'numeric',
@@ -44,40 +42,45 @@ export function isTimeZone(tz: string): boolean {
   }
 }
 
-// The same minute is asked for over and over (a series' instances, the week's bounds): a small cache.
-const cache = new Map<string, Wall>();
-
-/** The wall clock in `tz` at `t` (UTC ms), to the minute. */
-export function wallClock(t: number, tz: string): Wall {
-  const minute = Math.floor(t / MINUTE);
-  const key = `${tz} ${minute}`;
-  const hit = cache.get(key);
-  if (hit) return hit;
-  let year = 0;
-  let month = 0;
-  let day = 0;
-  let weekday = 0;
-  let hour = 0;
-  let min = 0;
-  for (const part of format(tz).formatToParts(minute * MINUTE)) {
-    if (part.type === 'year') year = Number(part.value);
-    else if (part.type === 'month') month = Number(part.value);
-    else if (part.type === 'day') day = Number(part.value);
-    else if (part.type === 'weekday') weekday = WEEKDAYS[part.value] ?? 0;
-    else if (part.type === 'hour') hour = Number(part.value);
-    else if (part.type === 'minute') min = Number(part.value);
-  }
-  const wall = { year, month, day, weekday, minutes: hour * 60 + min };
-  if (cache.size > 50_000) cache.clear();
-  cache.set(key, wall);
-  return wall;
-}
+// Zone offsets change only on quarter hours of UTC (every zone's offset and change time are whole
+// quarters), so one Intl reading per quarter hour and zone serves every instant in it.
+const QUARTER = 15 * MINUTE;
+const offsets = new Map<string, Map<number, number>>();
+let lastZone: string | undefined;
+let lastOffsets: Map<number, number> | undefined;
 
 /** How far `tz`'s wall clock is ahead of UTC at `t`, in ms. */
 export function offsetAt(t: number, tz: string): number {
-  const w = wallClock(t, tz);
-  const minute = Math.floor(t / MINUTE) * MINUTE;
-  return Date.UTC(w.year, w.month - 1, w.day) + w.minutes * MINUTE - minute;
+  let zone = tz === lastZone ? lastOffsets : offsets.get(tz);
+  if (!zone) {
+    zone = new Map();
+    offsets.set(tz, zone);
+  }
+  lastZone = tz;
+  lastOffsets = zone;
+  const quarter = Math.floor(t / QUARTER);
+  let offset = zone.get(quarter);
+  if (offset === undefined) {
+    const at = quarter * QUARTER;
+    const f: Record<string, number> = {};
+    for (const part of format(tz).formatToParts(at)) if (part.type !== 'literal') f[part.type] = Number(part.value);
+    offset = Date.UTC(f.year ?? 1970, (f.month ?? 1) - 1, f.day ?? 1, f.hour ?? 0, f.minute ?? 0) - at;
+    if (zone.size > 100_000) zone.clear();
+    zone.set(quarter, offset);
+  }
+  return offset;
+}
+
+/** The wall clock in `tz` at `t` (UTC ms), to the minute. */
+export function wallClock(t: number, tz: string): Wall {
+  const local = new Date(t + offsetAt(t, tz));
+  return {
+    year: local.getUTCFullYear(),
+    month: local.getUTCMonth() + 1,
+    day: local.getUTCDate(),
+    weekday: local.getUTCDay(),
+    minutes: local.getUTCHours() * 60 + local.getUTCMinutes(),
+  };
 }
 
 /**
@@ -103,26 +106,21 @@ export function startOfDay(t: number, tz: string): number {
   return fromWall(w.year, w.month, w.day, 0, tz);
 }
 
-const labels = new Map<string, Intl.DateTimeFormat>();
+const DAY_NAMES = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTH_NAMES = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-/** `Mon 23 Nov 2026 10:00–11:00` in `tz`, for reasons sent to people. */
+function clock(w: Wall): string {
+  return `${String(Math.floor(w.minutes / 60)).padStart(2, '0')}:${String(w.minutes % 60).padStart(2, '0')}`;
+}
+
+function date(w: Wall): string {
+  return `${DAY_NAMES[w.weekday]} ${w.day} ${MONTH_NAMES[w.month - 1]} ${w.year}`;
+}
+
+/** `Mon 23 Nov 2026 10:00–11:00` (or `… 23:00 – Tue 24 Nov 2026 01:00`) in `tz`, for reasons sent to people. */
 export function describePeriod(start: number, end: number, tz: string): string {
-  let f = labels.get(tz);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-GB', {
-      timeZone: tz,
-      weekday: 'short',
-      day: 'numeric',
-      month: 'short',
-      year: 'numeric',
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-    });
-    labels.set(tz, f);
-  }
-  return f
-    .formatRange(start, end)
-    .replace(/,/g, '')
-    .replace(/\s*[–-]\s*/, '–');
+  const a = wallClock(start, tz);
+  const b = wallClock(end, tz);
+  const sameDay = a.year === b.year && a.month === b.month && a.day === b.day;
+  return sameDay ? `${date(a)} ${clock(a)}–${clock(b)}` : `${date(a)} ${clock(a)} – ${date(b)} ${clock(b)}`;
 }

@@ -293,7 +293,8 @@ export class CalendarAgents {
           break;
         }
         case 'REFRESH':
-          if (stored) out.push(...this.#refresh(agent, stored, sender));
+          // Only the organizer's copy is the event as it stands.
+          if (stored && stored.organizer === agent.address) out.push(...this.#refresh(agent, stored, sender));
           break;
         case 'COUNTER':
           await this.#putPending(agent, 'COUNTER', object, sender ?? '');

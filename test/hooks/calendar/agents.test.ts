@@ -16,7 +16,8 @@ import { ensurePythonCalendar } from '../../peers/python-calendar.js';
 import { type Invitation, mailCalendar, makeCalendar, type ParsedReply, readReply } from './itip.js';
 
 const PASSWORD = 'calendar test password';
-const USERS = ['alice', 'bob', 'room1', 'room2', 'room3', 'van1', 'van2', 'vans', 'org'];
+const USERS = ['alice', 'bob', 'room1', 'room2', 'room3', 'room4', 'van1', 'van2', 'vans', 'org', 'bob.mail'];
+const NOT_AGENTS = ['org', 'bob.mail'];
 const AMS = 'Europe/Amsterdam';
 
 let dir: string;
@@ -29,12 +30,19 @@ function calendarConfig(): Record<string, unknown> {
   return {
     people: {
       alice: { channel: 'alice', name: 'Alice', preferences: { TZID: AMS, freebusy_sharing: true, freebusy_publishing: true } },
-      bob: { channel: 'bob', name: 'Bob' },
+      bob: { channel: 'bob', name: 'Bob', forward: 'bob.mail@example.org' },
     },
     resources: {
       room1: { channel: 'room1', name: 'Room One', tzid: AMS, policies: [{ type: 'recurring', 'max-conflicts': 2 }, { type: 'free' }] },
       room2: { channel: 'room2', name: 'Room Two', tzid: AMS },
       room3: { channel: 'room3', name: 'Room Three', tzid: AMS, capacity: 2 },
+      room4: {
+        channel: 'room4',
+        name: 'Room Four',
+        tzid: AMS,
+        policies: [{ type: 'hours', times: 'mon-fri 08:00-18:00', action: 'counter' }, { type: 'free' }],
+        preferences: { freebusy_offers: 3600 },
+      },
       van1: { channel: 'van1', kind: 'equipment', tzid: AMS },
       van2: { channel: 'van2', kind: 'equipment', tzid: AMS },
     },
@@ -46,7 +54,9 @@ function document(smarthostPort: number): Record<string, unknown> {
   return {
     http: { listen: '127.0.0.1:0' },
     plugs: { email: { path: 'mail.MailPlug', config: { poll: 0.2 } } },
-    channels: Object.fromEntries(USERS.filter((u) => u !== 'org').map((u) => [u, { plug: 'email', source: `${u}@example.org` }])),
+    channels: Object.fromEntries(
+      USERS.filter((u) => !NOT_AGENTS.includes(u)).map((u) => [u, { plug: 'email', source: `${u}@example.org` }]),
+    ),
     hooks: {
       mail: {
         path: 'mail.MailHook',
@@ -81,6 +91,17 @@ async function mailFor(user: string): Promise<string[]> {
   return all;
 }
 
+/** Each mail read by Python once. */
+const replies = new Map<string, Promise<ParsedReply>>();
+function parsed(mail: string): Promise<ParsedReply> {
+  let reply = replies.get(mail);
+  if (!reply) {
+    reply = readReply(mail);
+    replies.set(mail, reply);
+  }
+  return reply;
+}
+
 /** Waits for the iTIP message about `uid` (and matching `method`) in `user`'s mailbox, read by Python. */
 async function replyFor(user: string, uid: string, from?: string, method = 'REPLY'): Promise<ParsedReply> {
   return eventually(
@@ -88,7 +109,7 @@ async function replyFor(user: string, uid: string, from?: string, method = 'REPL
     async () => {
       for (const mail of await mailFor(user)) {
         if (!mail.includes(uid)) continue;
-        const reply = await readReply(mail);
+        const reply = await parsed(mail);
         if (reply.method === method && (!from || reply.from.includes(from))) return reply;
       }
       return undefined;
@@ -282,6 +303,45 @@ describe('a resource agent', () => {
     });
   }, 60_000);
 
+  it('frees one date of a series when the organizer cancels it', async () => {
+    const week = monday(15);
+    const uid = unique('cancel-one');
+    const base = { uid, attendees: ['room2@example.org'], summary: 'Standup', minutes: 15, tz: AMS };
+    await invite({ ...base, start: `${week}T09:00`, rrule: { freq: 'daily', count: 3 } });
+    expect((await replyFor('org', uid)).attendees[0]?.partstat).toBe('ACCEPTED');
+    expect((await bookings('room2', week, 7)).json.bookings.filter((b) => b.uid === uid)).toHaveLength(3);
+    const tuesday = new Date(Date.parse(`${week}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+    await invite({ ...base, method: 'CANCEL', start: `${tuesday}T09:00`, recurrenceId: `${tuesday}T09:00`, sequence: 1 });
+    const left = await eventually('two dates left', async () => {
+      const dates = (await bookings('room2', week, 7)).json.bookings.filter((b) => b.uid === uid);
+      return dates.length === 2 ? dates : undefined;
+    });
+    expect(left.map((b) => b.start.slice(0, 10))).not.toContain(tuesday);
+  }, 60_000);
+
+  it('counter-proposes a time within its hours, and holds that slot for the organizer', async () => {
+    const week = monday(14);
+    const uid = unique('late');
+    await invite({ uid, attendees: ['room4@example.org'], summary: 'Late call', start: `${week}T19:00`, minutes: 60, tz: AMS });
+    const counter = await replyFor('org', uid, 'room4@example.org', 'COUNTER');
+    expect(counter.comment).toBeTruthy();
+    const proposed = Date.parse(counter.dtstart!);
+    const local = new Date(proposed).toLocaleString('en-GB', { timeZone: AMS, weekday: 'short', hour: '2-digit', hour12: false });
+    expect(local).toMatch(/^(Mon|Tue|Wed|Thu|Fri),? (0[89]|1[0-7])$/);
+    const { json } = await bookings('room4', week, 14);
+    expect(json.bookings.find((b) => b.uid === uid)).toMatchObject({ status: 'HELD', start: new Date(proposed).toISOString() });
+    // Someone else asking for the held slot is turned away (or sent elsewhere).
+    const other = unique('other');
+    const at = new Date(proposed).toLocaleString('sv-SE', { timeZone: AMS }).slice(0, 16).replace(' ', 'T');
+    await invite({ uid: other, attendees: ['room4@example.org'], summary: 'Other', start: at, minutes: 60, tz: AMS });
+    const second = await eventually('an answer to the other request', async () => {
+      for (const mail of await mailFor('org')) if (mail.includes(other)) return parsed(mail);
+      return undefined;
+    });
+    expect(second.method === 'COUNTER' || second.attendees[0]?.partstat === 'DECLINED').toBe(true);
+    if (second.method === 'COUNTER') expect(second.dtstart).not.toBe(counter.dtstart);
+  }, 60_000);
+
   it('a pool passes the booking to a free member, which accepts', async () => {
     const week = monday(8);
     const first = unique('van-a');
@@ -362,6 +422,63 @@ describe('a person agent', () => {
     await eventually("the invitation in bob's pending list", async () =>
       (await calendar().agents.store.pending('bob')).find((p) => p.uid === uid),
     );
+    // Bob reads his mail elsewhere: the invitation was passed on there, whole.
+    await eventually("the invitation in bob's own mailbox", async () =>
+      (await mailFor('bob.mail')).find((m) => m.includes(uid) && m.includes('BEGIN:VCALENDAR')),
+    );
+  }, 60_000);
+
+  it("records the person's own invitation from a copy of the mail they sent", async () => {
+    const week = monday(16);
+    const uid = unique('own');
+    await invite({
+      uid,
+      organizer: 'alice@example.org',
+      attendees: ['bob@example.org', 'alice@example.org'],
+      summary: 'Own idea',
+      start: `${week}T10:00`,
+      minutes: 60,
+      tz: AMS,
+    });
+    const row = await eventually("the event in alice's schedule", async () => calendar().agents.store.object('alice', uid));
+    expect(row.organizer).toBe('alice@example.org');
+    expect((await calendar().agents.store.pending('alice')).map((p) => p.uid)).not.toContain(uid);
+    await eventually("the invitation in bob's pending list", async () =>
+      (await calendar().agents.store.pending('bob')).find((p) => p.uid === uid),
+    );
+  }, 60_000);
+
+  it('answers a free/busy request when the person shares free/busy, and not otherwise', async () => {
+    const week = monday(3);
+    const uid = unique('fb');
+    const request = (who: string) =>
+      [
+        'BEGIN:VCALENDAR',
+        'VERSION:2.0',
+        'PRODID:-//t//EN',
+        'METHOD:REQUEST',
+        'BEGIN:VFREEBUSY',
+        `UID:${uid}-${who}`,
+        'DTSTAMP:20260101T000000Z',
+        `DTSTART:${week.replaceAll('-', '')}T000000Z`,
+        `DTEND:${week.replaceAll('-', '')}T235900Z`,
+        'ORGANIZER:mailto:org@example.org',
+        `ATTENDEE:mailto:${who}@example.org`,
+        'END:VFREEBUSY',
+        'END:VCALENDAR',
+        '',
+      ].join('\r\n');
+    await mailCalendar({ port: port('smtp'), from: 'org@example.org', to: ['bob@example.org'], calendar: request('bob') });
+    await mailCalendar({ port: port('smtp'), from: 'org@example.org', to: ['alice@example.org'], calendar: request('alice') });
+    const reply = await replyFor('org', `${uid}-alice`, 'alice@example.org');
+    expect(reply.attendees[0]?.address).toBe('alice@example.org');
+    expect(reply.freebusy.join(',')).toMatch(new RegExp(`${week.replaceAll('-', '')}T1[01]0000Z`));
+    await eventually("bob's refusal to share in the log", async () =>
+      records.find((r) => r.agent === 'bob' && String(r.msg).includes('freebusy_sharing is off')),
+    );
+    expect((await mailFor('org')).some((m) => m.includes(`${uid}-bob`))).toBe(false);
+    expect((await api<never>('/calendar/freebusy/bob@example.org.ifb')).status).toBe(404);
+    expect((await api<never>('/calendar/freebusy/alice@example.org.ifb')).text).toContain('BEGIN:VFREEBUSY');
   }, 60_000);
 
   it('refuses a REPLY from someone who is not the attendee it names, and changes nothing', async () => {

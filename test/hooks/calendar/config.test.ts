@@ -39,19 +39,34 @@ describe('calendar config', () => {
       resources: { room: { tzid: string; kind: string; preferences: Record<string, unknown> } };
       'window-ahead': number;
     };
-    expect(cfg.people.alice.preferences).toMatchObject({ participating: true, freebusy_sharing: false, add_method_response: 'refresh', TZID: 'Europe/Amsterdam' });
-    expect(cfg.resources.room).toMatchObject({ tzid: 'UTC', kind: 'room', preferences: { freebusy_sharing: true, freebusy_publishing: true } });
+    expect(cfg.people.alice.preferences).toMatchObject({
+      participating: true,
+      freebusy_sharing: false,
+      add_method_response: 'refresh',
+      TZID: 'Europe/Amsterdam',
+    });
+    expect(cfg.resources.room).toMatchObject({
+      tzid: 'UTC',
+      kind: 'room',
+      preferences: { freebusy_sharing: true, freebusy_publishing: true },
+    });
     expect(cfg['window-ahead']).toBe(365);
   });
 
   it.each([
     [{ people: { alice: { channel: 'nowhere' } } }, /people\.alice\.channel.*unknown channel "nowhere"/],
     [{ resources: { room: { channel: 'room', tzid: 'Mars/Base' } } }, /resources\.room\.tzid.*IANA time zone/],
-    [{ resources: { room: { channel: 'room', policies: [{ type: 'capacity', max: 0 }] } } }, /resources\.room\.policies.*0.*max.*positive integer|resources\.room\.policies\[0\]\.max/],
+    [
+      { resources: { room: { channel: 'room', policies: [{ type: 'capacity', max: 0 }] } } },
+      /resources\.room\.policies.*0.*max.*positive integer|resources\.room\.policies\[0\]\.max/,
+    ],
     [{ resources: { room: { channel: 'room', policies: [{ type: 'teleport' }] } } }, /resources\.room\.policies.*policy type/],
     [{ pools: { p: { channel: 'pool', members: ['ghost'] } } }, /pools\.p\.members.*unknown resource "ghost"/],
     [{ people: { alice: { channel: 'alice' } }, resources: { room: { channel: 'alice' } } }, /resources\.room\.channel.*already alice's/],
-    [{ people: { alice: { channel: 'alice', preferences: { add_method_response: 'maybe' } } } }, /people\.alice\.preferences\.add_method_response/],
+    [
+      { people: { alice: { channel: 'alice', preferences: { add_method_response: 'maybe' } } } },
+      /people\.alice\.preferences\.add_method_response/,
+    ],
     [{ people: { alice: { channel: 'alice', colour: 'blue' } } }, /people\.alice.*colour/],
   ])('names the key of a mistake (%#)', async (calendar, message) => {
     expect(await problems(calendar)).toMatch(message);
