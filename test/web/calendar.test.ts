@@ -629,6 +629,11 @@ describe('the calendar pages on a real porter', () => {
       expect(await decision.locator('td').nth(5).textContent()).toBe('all passed');
       expect(await texts(`[data-date="${wednesday}"] .cal-item`)).toEqual(['10:00–11:00 Kick-off · ann@example.org']);
       expect(await texts('.cal-policies > li > strong')).toEqual(['duration', 'free']);
+      // The page's feed link is the room's bookings as a calendar client subscribes to them.
+      const feed = await fetch(`${url}${await page.getByRole('link', { name: 'bookings feed (.ics)' }).getAttribute('href')}`);
+      expect(feed.status).toBe(200);
+      expect(feed.headers.get('content-type')).toMatch(/^text\/calendar/);
+      expect(await feed.text()).toContain('SUMMARY:Kick-off');
       const room = await json<Bookings>(`/api/calendar/resources/boardroom/bookings?${range}`);
       expect(room.bookings.find((b) => b.summary === 'Kick-off')?.start).toBe(new Date(start).toISOString());
     },
