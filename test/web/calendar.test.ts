@@ -15,7 +15,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { MailHook } from '../../src/hooks/mail/index.js';
 import { MailUsers } from '../../src/mail/auth/index.js';
 import { serveWebUi, WEB_ROOT } from '../../src/services/http/web.js';
-import { addDays, dateKeyOf, mondayOf, zonedToUtc } from '../../web/src/calendar/time.js';
+import { addDays, dateKeyOf, formatSpan, mondayOf, zonedToUtc } from '../../web/src/calendar/time.js';
 import { openHost, tempDir } from '../helpers/host.js';
 import { eventually, freePort } from '../helpers/wait.js';
 import { launchChromium } from '../peers/chromium.js';
@@ -549,23 +549,31 @@ describe('the calendar pages on a real porter', () => {
   });
 
   const json = async <T>(path: string): Promise<T> => (await (await fetch(`${url}${path}`)).json()) as T;
+  type Week = { pending: { uid: string; method: string }[]; events: { uid: string; partstat: string }[] };
+
+  /** Bob's calendar client mails Ann a REQUEST through porter's SMTP server. */
+  async function mailRequest(uid: string, summary: string, start: number, end: number): Promise<void> {
+    const smtp = (host.hooks.get('mail') as MailHook).listeners.smtp.find((l) => l.mode === 'smtp');
+    if (!smtp) throw new Error('the mail hook has no SMTP listener');
+    const transport = createTransport({ host: '127.0.0.1', port: smtp.port, secure: false, ignoreTLS: true });
+    try {
+      await transport.sendMail({
+        from: 'bob@example.org',
+        to: 'ann@example.org',
+        subject: `Invitation: ${summary}`,
+        text: summary,
+        icalEvent: { method: 'REQUEST', content: request(uid, summary, start, end) },
+      });
+    } finally {
+      transport.close();
+    }
+  }
 
   it(
     'shows a request mailed to Ann over SMTP and sends her answer from the page',
     async () => {
-      const smtp = (host.hooks.get('mail') as MailHook).listeners.smtp.find((l) => l.mode === 'smtp');
-      if (!smtp) throw new Error('the mail hook has no SMTP listener');
       const start = zonedToUtc(addDays(monday, 1), 14, 0, BERLIN);
-      const transport = createTransport({ host: '127.0.0.1', port: smtp.port, secure: false, ignoreTLS: true });
-      await transport.sendMail({
-        from: 'bob@example.org',
-        to: 'ann@example.org',
-        subject: 'Invitation: Budget review',
-        text: 'Budget review, Tuesday 14:00',
-        icalEvent: { method: 'REQUEST', content: request('budget-e2e@example.org', 'Budget review', start, start + 3600_000) },
-      });
-      transport.close();
-      type Week = { pending: { uid: string }[]; events: { uid: string; partstat: string }[] };
+      await mailRequest('budget-e2e@example.org', 'Budget review', start, start + 3600_000);
       await eventually('the request in Ann’s pending list', async () => {
         const week = await json<Week>(`/api/calendar/people/ann/week?start=${monday}`);
         return week.pending.some((p) => p.uid === 'budget-e2e@example.org') || undefined;
@@ -588,6 +596,47 @@ describe('the calendar pages on a real porter', () => {
       expect(await page.locator(`[data-date="${addDays(monday, 1)}"] .cal-item`, { hasText: 'Budget review' }).textContent()).toContain(
         '14:00–15:00',
       );
+    },
+    E2E_TIMEOUT_MS,
+  );
+
+  it(
+    'sends Ann’s counter-proposal to Bob, whose page shows it on his clock and declines it',
+    async () => {
+      const start = zonedToUtc(addDays(monday, 3), 16, 0, BERLIN);
+      await mailRequest('offsite-e2e@example.org', 'Offsite planning', start, start + 3600_000);
+      await eventually('the request in Ann’s pending list', async () => {
+        const week = await json<Week>(`/api/calendar/people/ann/week?start=${monday}`);
+        return week.pending.some((p) => p.uid === 'offsite-e2e@example.org') || undefined;
+      });
+
+      await page.goto(`${url}/calendar/person/ann?start=${monday}`);
+      const item = page.locator('[data-uid="offsite-e2e@example.org"]');
+      await item.getByRole('button', { name: 'Propose another time' }).click();
+      await item.getByLabel('Date').fill(addDays(monday, 4));
+      await item.getByLabel('From').fill('10:00');
+      await item.getByLabel('To').fill('11:30');
+      await item.getByRole('button', { name: 'Send proposal' }).click();
+      await seen('.cal-status', { hasText: 'Proposed another time: “Offsite planning”' });
+
+      const proposed = { start: zonedToUtc(addDays(monday, 4), 10, 0, BERLIN), end: zonedToUtc(addDays(monday, 4), 11, 30, BERLIN) };
+      await eventually('the proposal in Bob’s pending list', async () => {
+        const week = await json<Week>(`/api/calendar/people/bob/week?start=${monday}`);
+        return week.pending.some((p) => p.uid === 'offsite-e2e@example.org' && p.method === 'COUNTER') || undefined;
+      });
+      await page.goto(`${url}/calendar/person/bob?start=${monday}`);
+      const proposal = page.locator('[data-uid="offsite-e2e@example.org"]');
+      await proposal.waitFor();
+      // Bob reads it on New York's clock.
+      expect(await proposal.locator('.cal-when').textContent()).toBe(formatSpan(proposed.start, proposed.end, 'America/New_York'));
+      expect(await proposal.locator('p').first().textContent()).toContain('by ann@example.org');
+      expect(await proposal.getByRole('button').allTextContents()).toEqual(['Decline the proposal']);
+      await proposal.getByRole('button', { name: 'Decline the proposal' }).click();
+      await seen('.cal-status', { hasText: 'Declined the proposal: “Offsite planning”. The reply was sent to ann@example.org.' });
+      await eventually('the proposal gone from Bob’s list', async () => {
+        const week = await json<Week>(`/api/calendar/people/bob/week?start=${monday}`);
+        return !week.pending.some((p) => p.uid === 'offsite-e2e@example.org') || undefined;
+      });
     },
     E2E_TIMEOUT_MS,
   );

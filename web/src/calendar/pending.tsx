@@ -1,7 +1,11 @@
 // One scheduling request waiting for the person's answer: accept, tentative, decline, or propose
 // another time (a COUNTER), with an optional comment; the answer goes out as mail from the person.
+// A counter-proposal an attendee sent the person can only be declined here: taking it is a new
+// invitation, which the planner sends.
 import { type FormEvent, useId, useState } from 'react';
+import { Link } from '../router.js';
 import { type Answer, type AnswerBody, answerPending, type PendingRequest } from './api.js';
+import { plannerHref } from './paths.js';
 import { dateKeyOf, formatSpan, formatTime, parseTime, zonedToUtc } from './time.js';
 
 const VERB: Record<Exclude<Answer, 'COUNTER'>, string> = { ACCEPTED: 'Accept', TENTATIVE: 'Tentative', DECLINED: 'Decline' };
@@ -32,40 +36,59 @@ export function PendingItem({ personId, request, tz, onAnswered }: PendingItemPr
     setError(undefined);
     try {
       await answerPending(personId, request.uid, comment.trim() ? { ...body, comment: comment.trim() } : body);
-      onAnswered(request.uid, `${DONE[body.answer]}: “${request.summary || request.uid}”. The reply was sent to ${request.organizer}.`);
+      const done = request.method === 'COUNTER' ? 'Declined the proposal' : DONE[body.answer];
+      onAnswered(request.uid, `${done}: “${request.summary || request.uid}”. The reply was sent to ${request.organizer}.`);
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
       setBusy(false);
     }
   };
 
+  const title = request.summary || request.uid;
+  const proposal = request.method === 'COUNTER';
   return (
     <li className="cal-pending" data-uid={request.uid} aria-labelledby={`${id}-title`}>
       <h3 id={`${id}-title`}>{request.summary || '(no title)'}</h3>
       <p>
+        {proposal && 'New time proposed: '}
         <span className="cal-when">{formatSpan(request.start, request.end, tz)}</span>
         <span className="quiet">
           {' '}
-          · from {request.organizer || 'unknown'}
+          · {proposal ? 'by' : 'from'} {request.organizer || 'unknown'}
           {request.recurring && ' · recurring'}
-          {request.method !== 'REQUEST' && ` · ${request.method}`}
+          {request.method !== 'REQUEST' && !proposal && ` · ${request.method}`}
         </span>
       </p>
       <label className="cal-comment">
         Comment (optional) <input type="text" value={comment} onChange={(e) => setComment(e.target.value)} disabled={busy} />
       </label>
       <fieldset className="cal-answers">
-        <legend className="cal-hidden">Answer “{request.summary || request.uid}”</legend>
-        {(Object.keys(VERB) as Exclude<Answer, 'COUNTER'>[]).map((answer) => (
-          <button key={answer} type="button" disabled={busy} onClick={() => void send({ answer })}>
-            {VERB[answer]}
-          </button>
-        ))}
-        <button type="button" disabled={busy} aria-expanded={countering} onClick={() => setCountering((c) => !c)}>
-          Propose another time
-        </button>
+        <legend className="cal-hidden">Answer “{title}”</legend>
+        {proposal ? (
+          <>
+            <button type="button" disabled={busy} onClick={() => void send({ answer: 'DECLINED' })}>
+              Decline the proposal
+            </button>
+            <Link to={plannerHref({ from: personId, who: [request.organizer], date: dateKeyOf(request.start, tz) })}>
+              Invite again at another time
+            </Link>
+          </>
+        ) : (
+          <>
+            {(Object.keys(VERB) as Exclude<Answer, 'COUNTER'>[]).map((answer) => (
+              <button key={answer} type="button" disabled={busy} onClick={() => void send({ answer })}>
+                {VERB[answer]}
+              </button>
+            ))}
+            <button type="button" disabled={busy} aria-expanded={countering} onClick={() => setCountering((c) => !c)}>
+              Propose another time
+            </button>
+          </>
+        )}
       </fieldset>
-      {countering && <CounterForm request={request} tz={tz} busy={busy} onSend={(counter) => void send({ answer: 'COUNTER', counter })} />}
+      {countering && !proposal && (
+        <CounterForm request={request} tz={tz} busy={busy} onSend={(counter) => void send({ answer: 'COUNTER', counter })} />
+      )}
       {error && (
         <p className="problem" role="alert">
           {error}
