@@ -14,8 +14,3 @@ export function agentByAddress(agents: Agents | undefined, address: string): Per
     agents?.people.find((p) => p.address.toLowerCase() === wanted) ?? agents?.resources.find((r) => r.address.toLowerCase() === wanted)
   );
 }
-
-/** A name to show for an address: the agent's name when this porter hosts it, else the address. */
-export function nameOf(agents: Agents | undefined, address: string): string {
-  return agentByAddress(agents, address)?.name ?? address;
-}

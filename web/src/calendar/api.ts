@@ -70,8 +70,7 @@ export interface PersonWeek {
   readonly pending: readonly PendingRequest[];
 }
 
-export const ANSWERS = ['ACCEPTED', 'TENTATIVE', 'DECLINED', 'COUNTER'] as const;
-export type Answer = (typeof ANSWERS)[number];
+export type Answer = 'ACCEPTED' | 'TENTATIVE' | 'DECLINED' | 'COUNTER';
 
 export interface AnswerBody {
   readonly answer: Answer;
@@ -278,7 +277,7 @@ const query = (params: Record<string, string | undefined>): string => {
   return text ? `?${text}` : '';
 };
 
-export const BASE = '/api/calendar';
+const BASE = '/api/calendar';
 const seg = encodeURIComponent;
 
 export function fetchAgents(signal?: AbortSignal): Promise<Agents> {

@@ -6,7 +6,7 @@ export class ApiFormatError extends Error {
   override name = 'ApiFormatError';
 }
 
-export type Json = unknown;
+type Json = unknown;
 
 /** One object of an answer and where it is in it, for the errors. */
 export class Reader {
