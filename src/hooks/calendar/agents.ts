@@ -262,7 +262,7 @@ export class CalendarAgents {
           }
           const mine = object.attendees.find((a) => a.address === agent.address);
           await this.#putObject(agent, object, mine?.partstat ?? '');
-          if (method === 'REQUEST') await this.#putPending(agent, 'REQUEST', object, sender ?? object.organizer ?? '');
+          if (method === 'REQUEST') await this.#putPending(agent, 'REQUEST', object, object.organizer ?? sender ?? '');
           break;
         }
         case 'REPLY': {
@@ -288,7 +288,7 @@ export class CalendarAgents {
         case 'ADD': {
           if (stored) {
             await this.#putObject(agent, applyAdd(stored, object), row?.partstat ?? '');
-            await this.#putPending(agent, 'ADD', applyAdd(stored, object), sender ?? '');
+            await this.#putPending(agent, 'ADD', applyAdd(stored, object), object.organizer ?? sender ?? '');
           } else out.push(...this.#unknownAdd(agent, object));
           break;
         }
@@ -611,7 +611,8 @@ export class CalendarAgents {
     }
   }
 
-  async #decide(agent: Agent, request: BookingRequest, window: Period): Promise<Decision> {
+  async #decide(agent: Agent, request: BookingRequest, whole: Period): Promise<Decision> {
+    const window = relevant(request, whole, [agent.policies, ...agent.members.map((id) => this.byId.get(id)?.policies ?? [])].flat());
     const bookings = await this.#index(agent, window, request.uid);
     const ctx = {
       policies: agent.policies,
@@ -771,6 +772,23 @@ export class CalendarAgents {
       part: this.#part(agent, o.attendees, 'REQUEST', text, o.summary, `${agent.name ?? agent.address} invites you: ${o.summary}\n`),
     };
   }
+}
+
+/**
+ * The bookings a decision can look at: the request's dates, a month either side for quotas by
+ * day, week or month, and as far as any policy looks for a free slot. Reading only these
+ * keeps a decision as fast with a year of bookings as with a week's.
+ */
+function relevant(request: BookingRequest, whole: Period, policies: readonly PolicyConfig[]): Period {
+  if (request.occurrences.length === 0) return whole;
+  let start = Number.POSITIVE_INFINITY;
+  let end = Number.NEGATIVE_INFINITY;
+  for (const o of request.occurrences) {
+    start = Math.min(start, o.start);
+    end = Math.max(end, o.end);
+  }
+  const horizon = Math.max(0, ...policies.map((p) => ('horizon' in p && typeof p.horizon === 'number' ? p.horizon : 0)));
+  return { start: Math.max(whole.start, start - (32 + horizon) * DAY), end: Math.min(whole.end, end + (32 + horizon) * DAY) };
 }
 
 /** A request of the web page that cannot be done, with the HTTP status to answer. */

@@ -3,11 +3,13 @@
  * on one mail as porter would, and prints the mail it would send instead of sending it
  * (imip-agent's `-d`). The store is read, never written.
  */
+import { existsSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../core/config/index.js';
 import { ConfigError } from '../../core/errors.js';
 import { Logging } from '../../core/log.js';
-import { Store } from '../../services/store/index.js';
+import { parseStoreUrl, Store } from '../../services/store/index.js';
 import { agentsOf } from './agent-list.js';
 import { type Agent, CalendarAgents, type OutgoingPart } from './agents.js';
 import type { CalendarConfig } from './config.js';
@@ -57,9 +59,19 @@ export async function runCalendarCommand(args: readonly string[], io: Io): Promi
   for await (const chunk of io.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   const source = Buffer.concat(chunks);
 
-  const logging = Logging.create(config.logging, { baseDir: config.baseDir });
+  // Log lines go to stderr, so stdout holds only the mail that would be sent.
+  const toStderr = new Writable({
+    write(chunk: Buffer | string, _encoding, done) {
+      io.stderr.write(chunk.toString());
+      done();
+    },
+  });
+  const logging = Logging.create(config.logging, { baseDir: config.baseDir, destination: toStderr });
   const log = logging.get(`porter.hook.${hook.name}`);
-  const stored = await Store.open(config.store, { baseDir: config.baseDir, log });
+  // A SQLite file that is not there yet is not created: an empty store in memory reads the same.
+  const location = parseStoreUrl(config.store, config.baseDir);
+  const missing = location.dialect === 'sqlite' && location.file !== ':memory:' && !existsSync(location.file);
+  const stored = await Store.open(missing ? 'sqlite::memory:' : config.store, { baseDir: config.baseDir, log });
   // A store that never had the calendar's tables holds nothing for it: read an empty one instead of creating them.
   const store = (await hasCalendarTables(stored)) ? stored : await Store.open('sqlite::memory:', { baseDir: config.baseDir, log });
   if (store !== stored) await store.migrate(CALENDAR_MIGRATION_OWNER, calendarMigrations);

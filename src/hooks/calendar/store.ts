@@ -29,6 +29,7 @@ export interface CalendarTables {
     agent: string;
     uid: string;
     method: string;
+    /** Who it is from: the organizer of a REQUEST or ADD, the attendee of a COUNTER. */
     sender: string;
     summary: string;
     start: number;
