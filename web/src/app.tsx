@@ -25,7 +25,7 @@ export function App() {
             {pages
               .filter((p) => p.nav)
               .map((p) => (
-                <Link key={p.path} to={p.path} aria-current={p === page ? 'page' : undefined}>
+                <Link key={p.path} to={p.path} aria-current={p === page || page?.path.startsWith(`${p.path}/`) ? 'page' : undefined}>
                   {p.title}
                 </Link>
               ))}
