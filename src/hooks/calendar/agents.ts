@@ -642,16 +642,15 @@ export class CalendarAgents {
     decision: Decision,
     now: number,
   ): { rows: OccurrenceRow[]; partstat: string } {
+    // Dates a policy declined are left out of an acceptance, tentative or not (say, `recurring`
+    // declined two dates and `approval` then made the rest wait for a delegate).
+    const declined = new Set(decision.declinedInstances ?? []);
+    const kept = () => request.occurrences.filter((o) => !declined.has(o.recurrenceId ?? o.start));
     switch (decision.outcome) {
-      case 'ACCEPTED': {
-        const declined = new Set(decision.declinedInstances ?? []);
-        const rows = request.occurrences
-          .filter((o) => !declined.has(o.recurrenceId ?? o.start))
-          .map((o) => this.#row(agent, object, o, 'BUSY', null));
-        return { rows, partstat: 'ACCEPTED' };
-      }
+      case 'ACCEPTED':
+        return { rows: kept().map((o) => this.#row(agent, object, o, 'BUSY', null)), partstat: 'ACCEPTED' };
       case 'TENTATIVE':
-        return { rows: request.occurrences.map((o) => this.#row(agent, object, o, 'BUSY-TENTATIVE', null)), partstat: 'TENTATIVE' };
+        return { rows: kept().map((o) => this.#row(agent, object, o, 'BUSY-TENTATIVE', null)), partstat: 'TENTATIVE' };
       case 'COUNTER': {
         // The proposed slot is held for the organizer, so no one else takes it meanwhile.
         const held = decision.counter
@@ -683,7 +682,9 @@ export class CalendarAgents {
       attendee: agent.address,
       partstat,
       comment: decision.reason,
-      ...(decision.outcome === 'ACCEPTED' && decision.declinedInstances ? { declinedInstances: decision.declinedInstances } : {}),
+      ...((decision.outcome === 'ACCEPTED' || decision.outcome === 'TENTATIVE') && decision.declinedInstances
+        ? { declinedInstances: decision.declinedInstances }
+        : {}),
     });
     const word =
       { ACCEPTED: 'Accepted', TENTATIVE: 'Tentative', DELEGATED: 'Delegated', DECLINED: 'Declined' }[partstat as string] ?? 'Declined';
