@@ -118,7 +118,7 @@ describe('problems are named by place', () => {
       hooks: { c: { path: 'nested.deep.NotAHook' }, d: { path: 'nested.deep.DeepHook' } },
     });
     expect(lines).toHaveLength(3);
-    expect(lines[0]).toMatch(/^plugs\.a\.path: no module "nowhere" in the path folders .*built-in plugs \(loopback, mail\)/);
+    expect(lines[0]).toMatch(/^plugs\.a\.path: no module "nowhere" in the path folders .*built-in plugs \([a-z, ]*\bloopback\b[a-z, ]*\)/);
     expect(lines[1]).toBe('plugs.b.path: module "loopback" has no export "NoSuchPlug" (it exports LoopbackPlug)');
     expect(lines[2]).toBe('hooks.c.path: "nested.deep.NotAHook" is not a hook class (a hook extends porter\'s Hook)');
   });

@@ -27,6 +27,7 @@ import {
   writeRequest,
 } from '../../calendar/ical/index.js';
 import type {
+  BookingIndex,
   BookingRequest,
   BusyPeriod,
   CalendarObject,
@@ -37,7 +38,7 @@ import type {
   Period,
   RequestStatus,
 } from '../../calendar/model.js';
-import { decide, MemoryBookingIndex, type PolicyConfig } from '../../calendar/policy/index.js';
+import { decide, MemoryBookingIndex, type PolicyConfig, UnionIndex } from '../../calendar/policy/index.js';
 import type { Logger } from '../../core/log.js';
 import type { Preferences } from './config.js';
 import { BookingConflict, type CalendarStore, type ObjectRow, type OccurrenceRow, toBooking } from './store.js';
@@ -77,6 +78,18 @@ export interface IncomingMail {
   readonly messageId?: string;
 }
 
+/** A resource's bookings as of a store version (see `CalendarAgents.#cached`). */
+interface CachedBookings {
+  version: number;
+  /** What was read: the agent's window when it was read, or more. */
+  readonly window: Period;
+  readonly bookings: MemoryBookingIndex;
+  /** Counter-offers held, expired or not (the expiry is checked at use). */
+  holds: OccurrenceRow[];
+  /** The last free/busy computed from these, valid for its window until a hold in it lapses. */
+  busy: { readonly window: Period; readonly until: number; readonly periods: BusyPeriod[] } | undefined;
+}
+
 /** A refusal of our own making, with the REQUEST-STATUS to answer. */
 export class ItipRefusal extends Error {
   readonly status: RequestStatus;
@@ -104,6 +117,12 @@ export class CalendarAgents {
   readonly #maxBytes: number;
   readonly #groups: ReadonlyMap<string, readonly string[]>;
   readonly #chains = new Map<string, Promise<unknown>>();
+  /**
+   * Each resource's bookings in memory, as of the store version they were read at: a decision
+   * then reads one version number, not every occurrence of the window. Another writer (a second
+   * porter on the same PostgreSQL) moves the version, and the next decision reads them again.
+   */
+  readonly #cached = new Map<string, CachedBookings>();
   readonly #now: () => number;
 
   constructor(o: {
@@ -396,14 +415,21 @@ export class CalendarAgents {
   /** The person's busy time: every stored event they did not decline. */
   async busy(agent: Agent, window: Period): Promise<BusyPeriod[]> {
     if (agent.kind !== 'person') {
-      const rows = await this.store.occurrences(agent.id, window.start, window.end, this.#now());
-      return mergeBusy(
-        rows.map((r) => ({
-          start: Math.max(Number(r.start), window.start),
-          end: Math.min(Number(r.end), window.end),
-          type: r.type as BusyPeriod['type'],
-        })),
-      );
+      const cached = await this.#cachedBookings(agent, window);
+      const now = this.#now();
+      // Kept until the bookings change, the window moves or a hold in it lapses.
+      const valid = cached.busy?.window.start === window.start && cached.busy.window.end === window.end && now < cached.busy.until;
+      if (cached.busy && valid) return cached.busy.periods;
+      const holds = cached.holds.filter((h) => (h.expires ?? 0) > now && Number(h.start) < window.end && Number(h.end) > window.start);
+      const clip = (b: { start: number; end: number; type: string }): BusyPeriod => ({
+        start: Math.max(Number(b.start), window.start),
+        end: Math.min(Number(b.end), window.end),
+        type: b.type as BusyPeriod['type'],
+      });
+      const periods = mergeBusy([...cached.bookings.overlapping(window).map(clip), ...holds.map(clip)]);
+      const until = Math.min(Number.POSITIVE_INFINITY, ...holds.map((h) => h.expires ?? Number.POSITIVE_INFINITY));
+      cached.busy = { window, until, periods };
+      return periods;
     }
     const rows = await this.store.objects(agent.id);
     const objects = rows.filter((r) => r.partstat !== 'DECLINED').map((r) => parseObject(r.ics));
@@ -518,6 +544,7 @@ export class CalendarAgents {
       const version = await this.store.version(agent.id);
       try {
         await this.store.book({ agent: agent.id, version, uid, occurrences: rows, object, deleteObject });
+        this.#booked(agent, version, uid, rows);
         return;
       } catch (error) {
         if (!(error instanceof BookingConflict) || attempt >= MAX_BOOKING_TRIES) throw error;
@@ -554,9 +581,46 @@ export class CalendarAgents {
   }
 
   /** The bookings index of a resource as they stand, without `exceptUid`. */
-  async #index(agent: Agent, window: Period, exceptUid: string): Promise<MemoryBookingIndex> {
-    const rows = await this.store.occurrences(agent.id, window.start, window.end, this.#now());
-    return new MemoryBookingIndex(rows.filter((r) => r.uid !== exceptUid).map(toBooking));
+  /** A resource's bookings and live holds overlapping `window`, from memory while the store's version has not moved. */
+  async #index(agent: Agent, window: Period, version?: number): Promise<BookingIndex> {
+    const cached = await this.#cachedBookings(agent, window, version);
+    const now = this.#now();
+    const holds = cached.holds.filter((h) => (h.expires ?? 0) > now);
+    return holds.length === 0 ? cached.bookings : new UnionIndex([cached.bookings, new MemoryBookingIndex(holds.map(toBooking))]);
+  }
+
+  async #cachedBookings(agent: Agent, window: Period, version?: number): Promise<CachedBookings> {
+    const current = version ?? (await this.store.version(agent.id));
+    const cached = this.#cached.get(agent.id);
+    if (cached && cached.version === current && cached.window.start <= window.start && cached.window.end >= window.end) return cached;
+    // Read the whole window the agent works in (or more, if asked), holds expired or not: a
+    // hold's expiry is checked when it is used.
+    const whole = this.window(this.#now());
+    const span = { start: Math.min(whole.start, window.start), end: Math.max(whole.end, window.end) };
+    const rows = await this.store.occurrences(agent.id, span.start, span.end, 0);
+    const fresh: CachedBookings = {
+      version: current,
+      window: span,
+      bookings: new MemoryBookingIndex(rows.filter((r) => r.expires === null).map(toBooking)),
+      holds: rows.filter((r) => r.expires !== null),
+      busy: undefined,
+    };
+    this.#cached.set(agent.id, fresh);
+    return fresh;
+  }
+
+  /** After this agent booked at `version` (now `version + 1`), the cache follows without reading the store again. */
+  #booked(agent: Agent, version: number, uid: string, rows: readonly OccurrenceRow[]): void {
+    const cached = this.#cached.get(agent.id);
+    if (!cached || cached.version !== version) {
+      this.#cached.delete(agent.id);
+      return;
+    }
+    const inside = rows.filter((r) => Number(r.end) > cached.window.start && Number(r.start) < cached.window.end);
+    cached.bookings.replaceUid(uid, inside.filter((r) => r.expires === null).map(toBooking));
+    cached.holds = [...cached.holds.filter((h) => h.uid !== uid), ...inside.filter((r) => r.expires !== null)];
+    cached.version = version + 1;
+    cached.busy = undefined;
   }
 
   /**
@@ -579,7 +643,7 @@ export class CalendarAgents {
         now,
       };
       const version = await this.store.version(agent.id);
-      const decision = await this.#decide(agent, request, window);
+      const decision = await this.#decide(agent, request, window, version);
       const { rows, partstat } = this.#outcome(agent, object, request, decision, now);
       const answer = this.#answer(agent, object, organizer, decision);
       try {
@@ -604,6 +668,7 @@ export class CalendarAgents {
         if (error instanceof BookingConflict && attempt < MAX_BOOKING_TRIES) continue;
         throw error;
       }
+      this.#booked(agent, version, object.uid, rows);
       this.#log.info({ agent: agent.id, uid: object.uid, organizer, outcome: decision.outcome, policy: decision.policy }, decision.reason);
       if (decision.outcome === 'DELEGATED' && decision.delegateTo)
         return [answer, ...(await this.#delegate(agent, object, decision.delegateTo))];
@@ -611,9 +676,10 @@ export class CalendarAgents {
     }
   }
 
-  async #decide(agent: Agent, request: BookingRequest, whole: Period): Promise<Decision> {
+  async #decide(agent: Agent, request: BookingRequest, whole: Period, version: number): Promise<Decision> {
     const window = relevant(request, whole, [agent.policies, ...agent.members.map((id) => this.byId.get(id)?.policies ?? [])].flat());
-    const bookings = await this.#index(agent, window, request.uid);
+    // The policies leave the request's own UID out themselves (a new version of a booking does not clash with the old).
+    const bookings = await this.#index(agent, window, version);
     const ctx = {
       policies: agent.policies,
       bookings,
@@ -627,7 +693,7 @@ export class CalendarAgents {
       if (!member) continue;
       members.push({
         address: member.address,
-        bookings: await this.#index(member, window, request.uid),
+        bookings: await this.#index(member, window),
         policies: member.policies,
         tzid: member.tzid,
       });
@@ -806,10 +872,10 @@ export function mergeBusy(periods: readonly BusyPeriod[]): BusyPeriod[] {
   const sorted = [...periods].filter((p) => p.end > p.start).sort((a, b) => a.start - b.start || a.end - b.end);
   const out: BusyPeriod[] = [];
   for (const p of sorted) {
-    const last = out.findLast((q) => q.type === p.type);
-    if (last && last.end >= p.start && out.indexOf(last) === out.length - 1) {
-      out[out.length - 1] = { ...last, end: Math.max(last.end, p.end) };
-    } else out.push({ ...p });
+    // Only the newest period can grow: one of another type in between keeps them apart.
+    const last = out.at(-1);
+    if (last && last.type === p.type && last.end >= p.start) out[out.length - 1] = { ...last, end: Math.max(last.end, p.end) };
+    else out.push({ ...p });
   }
   return out;
 }

@@ -156,6 +156,8 @@ export const calendarMigrations: Migrations = {
 export type ObjectRow = CalendarTables['calendar_object'];
 export type PendingRow = CalendarTables['calendar_pending'];
 export type OccurrenceRow = CalendarTables['calendar_occurrence'];
+
+const OCCURRENCES_PER_INSERT = 500;
 export type DecisionRow = CalendarTables['calendar_decision'];
 
 type Db = Kysely<CalendarTables> | Transaction<CalendarTables>;
@@ -276,7 +278,14 @@ export class CalendarStore {
         if (Number(updated.numUpdatedRows) !== 1) throw new BookingConflict();
       }
       await trx.deleteFrom('calendar_occurrence').where('agent', '=', o.agent).where('uid', '=', o.uid).execute();
-      for (const row of o.occurrences) await trx.insertInto('calendar_occurrence').values(row).execute();
+      // In chunks: a year of a weekly series is one statement, not 52 (and stays under the
+      // databases' limits on parameters per statement).
+      for (let i = 0; i < o.occurrences.length; i += OCCURRENCES_PER_INSERT) {
+        await trx
+          .insertInto('calendar_occurrence')
+          .values(o.occurrences.slice(i, i + OCCURRENCES_PER_INSERT))
+          .execute();
+      }
       if (o.deleteObject) await trx.deleteFrom('calendar_object').where('agent', '=', o.agent).where('uid', '=', o.uid).execute();
       if (o.object) await this.putObject(o.object, trx);
       if (o.decision) await trx.insertInto('calendar_decision').values(o.decision).execute();
