@@ -29,7 +29,7 @@ export interface RoomRow {
 export interface TicketRow {
   desk: string;
   ticket: string;
-  /** Queue order: ms since the epoch × 1000 plus a counter. */
+  /** Queue order: 1, 2, 3… per desk. */
   seq: number;
   fingerprint: string;
   /** waiting → paired (→ joined), or left. */
@@ -95,6 +95,7 @@ export const helplineMigrations: Migrations = {
         .addPrimaryKeyConstraint('helpline_ticket_pk', ['desk', 'ticket'])
         .execute();
       await db.schema.createIndex('helpline_ticket_queue').on('helpline_ticket').columns(['desk', 'state', 'seq']).execute();
+      await db.schema.createIndex('helpline_ticket_seq').unique().on('helpline_ticket').columns(['desk', 'seq']).execute();
       await db.schema
         .createTable('helpline_conversation')
         .addColumn('desk', 'text', (c) => c.notNull())
@@ -132,7 +133,6 @@ type Db = Kysely<Tables> | Transaction<Tables>;
 export class HelplineStore {
   readonly #store: Store;
   readonly desk: string;
-  #counter = 0;
 
   constructor(store: Store, desk: string) {
     this.#store = store;
@@ -246,20 +246,37 @@ export class HelplineStore {
 
   // ---- the queue ---------------------------------------------------------------------------
 
+  /**
+   * Adds a client at the end of the queue. The place is one past the last in the store (not a
+   * clock), so clients arriving at two instances at once are still in one strict order; the
+   * unique index makes the slower of two that took the same place try again.
+   */
   async enqueue(ticket: string, fingerprint: string, nick: string, now = Date.now()): Promise<TicketRow> {
-    const row: TicketRow = {
-      desk: this.desk,
-      ticket,
-      seq: now * 1000 + (this.#counter++ % 1000),
-      fingerprint,
-      state: 'waiting',
-      nick,
-      created_at: now,
-      paired_at: null,
-      room: null,
-    };
-    await this.#db.insertInto('helpline_ticket').values(row).execute();
-    return row;
+    for (let attempt = 0; ; attempt++) {
+      const last = await this.#db
+        .selectFrom('helpline_ticket')
+        .select((eb) => eb.fn.max('seq').as('seq'))
+        .where('desk', '=', this.desk)
+        .executeTakeFirst();
+      const row: TicketRow = {
+        desk: this.desk,
+        ticket,
+        seq: Number(last?.seq ?? 0) + 1,
+        fingerprint,
+        state: 'waiting',
+        nick,
+        created_at: now,
+        paired_at: null,
+        room: null,
+      };
+      const inserted = await this.#db
+        .insertInto('helpline_ticket')
+        .values(row)
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return row;
+      if (attempt >= 50) throw new Error('cannot find a place in the queue');
+    }
   }
 
   ticket(ticket: string): Promise<TicketRow | undefined> {
@@ -305,25 +322,32 @@ export class HelplineStore {
    * transaction of conditional updates; the ticket paired, or undefined when either was taken.
    */
   async pair(room: string, now = Date.now()): Promise<TicketRow | undefined> {
+    const postgres = this.#store.dialect === 'postgres';
     return this.#db.transaction().execute(async (trx) => {
-      const next = await trx
+      // The room first: on PostgreSQL its row stays locked until commit, so a second instance
+      // pairing the same room waits here and then finds it taken. SQLite runs one transaction
+      // at a time.
+      let free = trx
+        .selectFrom('helpline_room')
+        .select('room')
+        .where('desk', '=', this.desk)
+        .where('room', '=', room)
+        .where('state', '=', 'staffWaiting')
+        .where('ticket', 'is', null);
+      if (postgres) free = free.forUpdate();
+      if (!(await free.executeTakeFirst())) return undefined;
+      // Then the first waiting client that no other instance is pairing now: a client locked by
+      // another transaction is one that transaction will pair, since it already holds its room.
+      let first = trx
         .selectFrom('helpline_ticket')
         .selectAll()
         .where('desk', '=', this.desk)
         .where('state', '=', 'waiting')
         .orderBy('seq')
-        .limit(1)
-        .executeTakeFirst();
+        .limit(1);
+      if (postgres) first = first.forUpdate().skipLocked();
+      const next = await first.executeTakeFirst();
       if (!next) return undefined;
-      const claimedRoom = await trx
-        .updateTable('helpline_room')
-        .set({ ticket: next.ticket })
-        .where('desk', '=', this.desk)
-        .where('room', '=', room)
-        .where('state', '=', 'staffWaiting')
-        .where('ticket', 'is', null)
-        .executeTakeFirst();
-      if (Number(claimedRoom.numUpdatedRows) !== 1) return undefined;
       const claimedTicket = await trx
         .updateTable('helpline_ticket')
         .set({ state: 'paired', paired_at: now, room })
@@ -331,8 +355,9 @@ export class HelplineStore {
         .where('ticket', '=', next.ticket)
         .where('state', '=', 'waiting')
         .executeTakeFirst();
-      // Another instance paired this client first: undo the room's claim.
+      // Taken meanwhile (by a client leaving the queue): undo, the caller tries again.
       if (Number(claimedTicket.numUpdatedRows) !== 1) throw new PairingRace();
+      await trx.updateTable('helpline_room').set({ ticket: next.ticket }).where('desk', '=', this.desk).where('room', '=', room).execute();
       return { ...next, state: 'paired' as const, paired_at: now, room };
     });
   }
