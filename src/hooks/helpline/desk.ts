@@ -51,6 +51,8 @@ export class HelplineDesk {
   #pairAgain = false;
   #refilling: Promise<void> | undefined;
   #closed = false;
+  /** Live rooms porter was not in at the last upkeep. */
+  #missing = new Set<string>();
 
   constructor(options: DeskOptions) {
     this.#o = options;
@@ -199,11 +201,47 @@ export class HelplineDesk {
     }
   }
 
+  /** Whether porter is in the room now (the rooms interface lists occupants only of rooms porter is in). */
+  #porterIn(room: string): boolean {
+    try {
+      void this.#o.plug.occupants(this.#channel(room)).catch(() => {});
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Rejoins live rooms porter is not in (it was kicked, or a rejoin failed), once they have been
+   * missing at two upkeeps running, so a reconnect under way is left to the plug.
+   */
+  async rejoinMissing(online: boolean): Promise<void> {
+    const missing = new Set<string>();
+    if (online) {
+      for (const row of await this.store.rooms(LIVE_STATES)) {
+        if (this.#porterIn(row.room)) continue;
+        missing.add(row.room);
+        if (!this.#missing.has(row.room)) continue;
+        this.#o.log.warn({ room: row.room, state: row.state }, 'porter was not in a helpline room; rejoining');
+        try {
+          await this.afterRejoin(this.#channel(row.room), await this.#o.plug.rejoinRoom(this.#channel(row.room), row.password));
+          missing.delete(row.room);
+        } catch (error) {
+          this.#o.log.error({ err: error, room: row.room }, 'cannot rejoin a helpline room; closing it');
+          await this.#inRoom(row.room, () => this.#retire(row));
+        }
+      }
+    }
+    this.#missing = missing;
+  }
+
   // ---- staff -------------------------------------------------------------------------------
 
   /** Gives a staff member a room to wait in. */
   async staffAvailable(staff: string): Promise<RoomRow | 'limit' | 'none'> {
-    const claimed = await this.store.claimRoom(staff, this.#o.maxChatsPerStaff);
+    // Only a room porter is in now: after the server restarts, a room not yet rejoined would be
+    // made anew by the first staff member to enter, without porter.
+    const claimed = await this.store.claimRoom(staff, this.#o.maxChatsPerStaff, (room) => this.#porterIn(room));
     if (claimed === 'limit') this.#o.log.warn({ staff, max: this.#o.maxChatsPerStaff }, 'staff member over their room limit');
     void this.refill().catch((error: unknown) => this.#o.log.error({ err: error }, 'refilling the pool failed'));
     return claimed;
@@ -262,7 +300,7 @@ export class HelplineDesk {
 
   /** Resolves when no pairing is under way (for tests and the bench). */
   async settled(): Promise<void> {
-    while (this.#pairing) await this.#pairing;
+    while (this.#pairing || this.#refilling) await (this.#pairing ?? this.#refilling);
   }
 
   async #pairOnce(): Promise<void> {

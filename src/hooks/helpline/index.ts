@@ -125,6 +125,8 @@ export class HelplineHook extends Hook<HelplineConfig> {
 
   async #runUpkeep(): Promise<void> {
     try {
+      const online = (this.host.plugs.get(this.config.plug) as { online?: boolean } | undefined)?.online !== false;
+      await this.desk.rejoinMissing(online);
       await this.desk.cleanup();
       await this.desk.refill();
       this.desk.pair();

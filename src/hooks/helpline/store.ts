@@ -196,8 +196,8 @@ export class HelplineStore {
     return true;
   }
 
-  /** Gives a free room to `staff`, if they hold fewer than `max` rooms; the room, or why not. */
-  async claimRoom(staff: string, max: number): Promise<RoomRow | 'limit' | 'none'> {
+  /** Gives a free room (one `ready` accepts) to `staff`, if they hold fewer than `max` rooms; the room, or why not. */
+  async claimRoom(staff: string, max: number, ready: (room: string) => boolean = () => true): Promise<RoomRow | 'limit' | 'none'> {
     const held = await this.#db
       .selectFrom('helpline_room')
       .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -213,8 +213,9 @@ export class HelplineStore {
       .where('state', '=', 'available')
       .where('staff', 'is', null)
       .orderBy('created_at')
-      .limit(10)
+      .limit(50)
       .execute()) {
+      if (!ready(candidate.room)) continue;
       const result = await this.#db
         .updateTable('helpline_room')
         .set({ staff })

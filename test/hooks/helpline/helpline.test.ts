@@ -197,6 +197,35 @@ describe('helpline on Prosody', () => {
     expect(records.some((r) => r.msg.includes('not assigned'))).toBe(true);
   }, 60_000);
 
+  it('refuses a wrong password and kicks a staff account posing as the invited client', async () => {
+    const ada = await connect('ada');
+    const bob = await connect('bob');
+    const { room, password } = await staffWaits(ada, ADA_TOKEN, 'ada');
+    const ticket = (await api('POST', '/queue')).body.ticket as string;
+    const invite = await eventually('the invite', async () => {
+      const r = (await api('GET', `/queue/${ticket}`)).body;
+      return r.room === room ? r : undefined;
+    });
+    const guesser = await connect();
+    expect(await guesser.join(room, invite.nick as string, 'not-the-password')).toBe('not-authorized');
+    expect(await bob.join(room, invite.nick as string, password)).toBe('joined');
+    await bob.waitFor('a kick', (s) => s.is('presence') && s.attrs.type === 'unavailable' && s.attrs.from === `${room}/${invite.nick}`);
+    expect(await roomState(room)).toBe('staffWaiting');
+    // The real client still gets in.
+    const client = await connect();
+    expect(await client.join(room, invite.nick as string, password)).toBe('joined');
+    await waitState(room, 'chatting');
+    // A lost connection, then the staff member's clean leave: lost, then toDestroy.
+    client.drop();
+    await waitState(room, 'lost');
+    await ada.leave(room, 'ada', 'Clean Exit');
+    await waitState(room, 'toDestroy');
+    const late = await connect();
+    expect(await late.join(room, 'late', password)).toBe('joined');
+    await late.waitFor('a kick', (s) => s.is('presence') && s.attrs.type === 'unavailable' && s.attrs.from === `${room}/late`);
+    expect(records.some((r) => r.msg === 'a join into a closed helpline room; kicked')).toBe(true);
+  }, 60_000);
+
   it('queues clients in order, tells them their place, and serves staff by priority', async () => {
     const bob = await connect('bob');
     const ada = await connect('ada');
@@ -265,6 +294,27 @@ describe('helpline on Prosody', () => {
     expect((await api('POST', '/queue')).status).toBe(403);
     const stored = JSON.stringify(await desk().store.ticket(ticket));
     expect(stored).not.toContain('127.0.0.1');
+  }, 60_000);
+});
+
+describe('a server that refuses rooms', () => {
+  it('stores no room, logs the refusal and keeps trying', async () => {
+    const { dir: otherDir, remove } = await tempDir();
+    const doc = document();
+    const chat = (doc.plugs as Record<string, { config: Record<string, unknown> }>).chat as { config: Record<string, unknown> };
+    // No MUC service there: every room creation is refused or unanswered.
+    chat.config = { ...chat.config, muc: `nomuc.${DOMAIN}`, timeout: 2, resource: 'refused' };
+    const { host: refused, records: logs } = await openHost({ ...doc, http: undefined }, otherDir);
+    try {
+      const hook = refused.hooks.get('desk') as HelplineHook;
+      await eventually('the refusal logged', async () =>
+        logs.some((r) => r.msg === 'cannot create a helpline room; trying again later') ? true : undefined,
+      );
+      expect(await hook.desk.store.rooms()).toEqual([]);
+    } finally {
+      await refused.close();
+      await remove();
+    }
   }, 60_000);
 });
 
