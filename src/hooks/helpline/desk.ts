@@ -202,13 +202,11 @@ export class HelplineDesk {
   }
 
   /** Whether porter is in the room now (the rooms interface lists occupants only of rooms porter is in). */
-  #porterIn(room: string): boolean {
-    try {
-      void this.#o.plug.occupants(this.#channel(room)).catch(() => {});
-      return true;
-    } catch {
-      return false;
-    }
+  #porterIn(room: string): Promise<boolean> {
+    return this.#o.plug.occupants(this.#channel(room)).then(
+      () => true,
+      () => false,
+    );
   }
 
   /**
@@ -219,7 +217,7 @@ export class HelplineDesk {
     const missing = new Set<string>();
     if (online) {
       for (const row of await this.store.rooms(LIVE_STATES)) {
-        if (this.#porterIn(row.room)) continue;
+        if (await this.#porterIn(row.room)) continue;
         missing.add(row.room);
         if (!this.#missing.has(row.room)) continue;
         this.#o.log.warn({ room: row.room, state: row.state }, 'porter was not in a helpline room; rejoining');

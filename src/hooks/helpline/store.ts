@@ -197,7 +197,11 @@ export class HelplineStore {
   }
 
   /** Gives a free room (one `ready` accepts) to `staff`, if they hold fewer than `max` rooms; the room, or why not. */
-  async claimRoom(staff: string, max: number, ready: (room: string) => boolean = () => true): Promise<RoomRow | 'limit' | 'none'> {
+  async claimRoom(
+    staff: string,
+    max: number,
+    ready: (room: string) => Promise<boolean> | boolean = () => true,
+  ): Promise<RoomRow | 'limit' | 'none'> {
     const held = await this.#db
       .selectFrom('helpline_room')
       .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -215,7 +219,7 @@ export class HelplineStore {
       .orderBy('created_at')
       .limit(50)
       .execute()) {
-      if (!ready(candidate.room)) continue;
+      if (!(await ready(candidate.room))) continue;
       const result = await this.#db
         .updateTable('helpline_room')
         .set({ staff })

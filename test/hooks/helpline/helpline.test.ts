@@ -5,6 +5,7 @@ import type { Host } from 'porter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HelplineHook } from '../../../src/hooks/helpline/index.js';
 import type { RoomRow } from '../../../src/hooks/helpline/store.js';
+import type { XmppPlug } from '../../../src/plugs/xmpp/index.js';
 import { type LogRecord, openHost, tempDir } from '../../helpers/host.js';
 import { eventually } from '../../helpers/wait.js';
 import { ANON_DOMAIN, DOMAIN, MUC_DOMAIN, type Prosody, startProsody } from '../../peers/prosody.js';
@@ -294,6 +295,33 @@ describe('helpline on Prosody', () => {
     expect((await api('POST', '/queue')).status).toBe(403);
     const stored = JSON.stringify(await desk().store.ticket(ticket));
     expect(stored).not.toContain('127.0.0.1');
+    // Every test speaks from this address: the block is lifted for the next.
+    await host.store.db<{ helpline_block: object }>().deleteFrom('helpline_block').execute();
+  }, 60_000);
+});
+
+describe('the bot out of a room', () => {
+  it('rejoins a live room porter is no longer in, with its stored password, and the room goes on', async () => {
+    const ada = await connect('ada');
+    const { room } = await staffWaits(ada, ADA_TOKEN, 'ada');
+    const plug = host.plugs.get('chat') as XmppPlug;
+    await plug.leaveRoom(plug.channel(room));
+    await eventually('porter back in the room', async () =>
+      records.some((r) => r.msg === 'porter was not in a helpline room; rejoining' && r.room === room) &&
+      (await plug.occupants(plug.channel(room)).catch(() => undefined))
+        ? true
+        : undefined,
+    );
+    expect(await roomState(room)).toBe('staffWaiting');
+    const ticket = (await api('POST', '/queue')).body.ticket as string;
+    const invite = await eventually('the invite', async () => {
+      const r = (await api('GET', `/queue/${ticket}`)).body;
+      return r.room === room ? r : undefined;
+    });
+    const client = await connect();
+    expect(await client.join(room, invite.nick as string, invite.password as string)).toBe('joined');
+    await waitState(room, 'chatting');
+    expect((await api('POST', `/rooms/${encodeURIComponent(room)}/end`, ADA_TOKEN)).body.state).toBe('destroyed');
   }, 60_000);
 });
 
@@ -320,8 +348,6 @@ describe('a server that refuses rooms', () => {
 
 describe('recovery', () => {
   it('after Prosody restarts mid-chat, the lost room is closed and the pool is re-keyed and usable', async () => {
-    // The block of the previous test is for this address: lifted.
-    await host.store.db<{ helpline_block: object }>().deleteFrom('helpline_block').execute();
     const ada = await connect('ada');
     const { room } = await staffWaits(ada, ADA_TOKEN, 'ada');
     const ticket = (await api('POST', '/queue')).body.ticket as string;
