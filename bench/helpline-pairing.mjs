@@ -4,8 +4,8 @@
 // long-polls for the invite, joins the room with an anonymous XMPP connection, says a line and
 // leaves cleanly; the staff member leaves and asks for the next room. Prints whether every client
 // was paired exactly once and in queue order, the time from a staff member becoming free (their
-// room waiting) to the next waiting client's invite (p50/p99), and porter's restart time with the
-// live rooms rejoined.
+// room waiting) to the next waiting client's invite (p50/p99), porter's restart time with the
+// live rooms rejoined, and the time after a Prosody restart until a staff member waits in a room again.
 // Usage: npm run build && node --import tsx bench/helpline-pairing.mjs [clients] [staff]
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -158,6 +158,19 @@ try {
   const restartMs = Date.now() - t0;
   const kept = (await desk().store.waiting()).length + (await desk().store.rooms(['staffWaiting'])).filter((r) => r.ticket).length;
 
+  // Restart Prosody: every room is gone; time until a staff member is waiting in a room again.
+  await prosody.restart();
+  const t1 = Date.now();
+  const s0 = await TestClient.connect(prosody.service, DOMAIN, 's0', 's0-password');
+  staffConnections.push(s0);
+  await waitFor(async () => {
+    const answer = await api('POST', '/staff/s0/available', 's0-token-0123456789abcdef');
+    if (answer.status !== 200) return undefined;
+    if ((await s0.join(answer.body.room, 's0', answer.body.password)) !== 'joined') return undefined;
+    return waitFor(async () => (await desk().store.room(answer.body.room))?.state === 'staffWaiting', 'staffWaiting', 10_000);
+  }, 'a staff member back in a room');
+  const prosodyRecoveryMs = Date.now() - t1;
+
   const pct = (values, p) => {
     const sorted = [...values].sort((a, b) => a - b);
     return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? 0;
@@ -175,6 +188,7 @@ try {
   console.log(
     `porter restart with ${live} live rooms rejoined and the pool ready: ${restartMs} ms; ${kept}/20 queued clients kept their place or were paired`,
   );
+  console.log(`Prosody restart → a staff member waiting in a working room again: ${prosodyRecoveryMs} ms`);
 } catch (error) {
   console.error('the bench failed:', error);
   process.exitCode = 1;

@@ -437,7 +437,11 @@ export class HelplineDesk {
 
   #inRoom(room: string, work: () => Promise<void>): Promise<void> {
     const previous = this.#roomChains.get(room) ?? Promise.resolve();
-    const next = previous.then(work).catch((error: unknown) => this.#o.log.error({ err: error, room }, 'helpline room event failed'));
+    const next = previous.then(work).catch((error: unknown) => {
+      // Work cut off by porter stopping is done again at the next start (recovery).
+      if (this.#closed) this.#o.log.debug({ err: error, room }, 'helpline room event cut off by stopping');
+      else this.#o.log.error({ err: error, room }, 'helpline room event failed');
+    });
     this.#roomChains.set(room, next);
     void next.then(() => {
       if (this.#roomChains.get(room) === next) this.#roomChains.delete(room);
