@@ -30,6 +30,8 @@ export interface DeskOptions {
   readonly staff: Readonly<Record<string, StaffMember>>;
   readonly fingerprintSecret: string;
   readonly historyLength: number;
+  /** How long an invitation waits for its client, in ms. */
+  readonly inviteMs: number;
 }
 
 /** A client's view of their ticket. */
@@ -188,6 +190,12 @@ export class HelplineDesk {
       await this.#inRoom(row.room, () => this.#destroy(row.room, row.state, 'the chat has ended'));
     }
     await this.store.eraseBodies(now - this.#o.historyDays * 86_400_000);
+    const freed = await this.store.expireInvites(now - this.#o.inviteMs);
+    if (freed.length > 0) {
+      this.#o.log.info({ rooms: freed }, 'invitations not taken up lapsed; the rooms wait for the next client');
+      this.#changed();
+      this.pair();
+    }
   }
 
   async #destroy(room: string, from: RoomState, reason: string): Promise<void> {

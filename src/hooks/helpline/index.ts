@@ -33,6 +33,8 @@ export const helplineConfigSchema = (refs: ConfigRefs) =>
     'cleanup-timeout': z.number().positive().default(1800),
     /** Seconds between upkeep rounds (refill, cleanup, erasing). */
     upkeep: z.number().positive().default(10),
+    /** Seconds an invitation waits for its client before the room goes to the next one. */
+    'invite-timeout': z.number().positive().default(120),
     'closed-message': z.string().min(1).default('The helpline is closed now. Please try again later.'),
     /** The key of the client fingerprint (an HMAC of the client's address). */
     'fingerprint-secret': z.string().min(16, 'the fingerprint secret must be at least 16 characters'),
@@ -94,6 +96,7 @@ export class HelplineHook extends Hook<HelplineConfig> {
       cleanupMs: cfg['cleanup-timeout'] * 1000,
       historyDays: cfg.history.days,
       historyLength: cfg.history.replay,
+      inviteMs: cfg['invite-timeout'] * 1000,
       staff: Object.fromEntries(Object.entries(cfg.staff).map(([id, s]) => [id, { ...s, jid: s.jid.toLowerCase() }])),
       fingerprintSecret: cfg['fingerprint-secret'],
     });

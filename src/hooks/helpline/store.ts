@@ -367,6 +367,41 @@ export class HelplineStore {
     });
   }
 
+  /**
+   * Invitations not taken up since `before` (ms) lapse: the ticket is closed and its room freed
+   * for the next client, so a client who went away never holds a staff member. The rooms freed.
+   */
+  async expireInvites(before: number): Promise<string[]> {
+    const stale = await this.#db
+      .selectFrom('helpline_ticket')
+      .select(['ticket', 'room'])
+      .where('desk', '=', this.desk)
+      .where('state', '=', 'paired')
+      .where('paired_at', '<', before)
+      .execute();
+    const freed: string[] = [];
+    for (const t of stale) {
+      const closed = await this.#db
+        .updateTable('helpline_ticket')
+        .set({ state: 'left' })
+        .where('desk', '=', this.desk)
+        .where('ticket', '=', t.ticket)
+        .where('state', '=', 'paired')
+        .executeTakeFirst();
+      if (Number(closed.numUpdatedRows) !== 1 || !t.room) continue;
+      await this.#db
+        .updateTable('helpline_room')
+        .set({ ticket: null })
+        .where('desk', '=', this.desk)
+        .where('room', '=', t.room)
+        .where('ticket', '=', t.ticket)
+        .where('state', '=', 'staffWaiting')
+        .execute();
+      freed.push(t.room);
+    }
+    return freed;
+  }
+
   async markJoined(ticket: string): Promise<void> {
     await this.#db
       .updateTable('helpline_ticket')

@@ -88,6 +88,20 @@ describe.each(stores)('helpline store on %s', (_name, makeStore) => {
     expect((await s.changes('l-0')).map((c) => [c.from_state, c.to_state])).toEqual([['available', 'staffWaiting']]);
   });
 
+  it('lets an invitation not taken up lapse and frees its room for the next client', async () => {
+    const s = new HelplineStore(one, 'lapse');
+    await s.addRoom('r1', 'pw');
+    await s.claimRoom('ada', 3);
+    await s.transition('r1', 'available', 'staffWaiting');
+    await s.enqueue('gone-away-ticket', 'fp', 'n1');
+    await s.enqueue('next-in-line-tk', 'fp', 'n2');
+    expect((await s.pair('r1', 1000))?.ticket).toBe('gone-away-ticket');
+    expect(await s.expireInvites(500)).toEqual([]);
+    expect(await s.expireInvites(2000)).toEqual(['r1']);
+    expect((await s.ticket('gone-away-ticket'))?.state).toBe('left');
+    expect((await s.pair('r1'))?.ticket).toBe('next-in-line-tk');
+  });
+
   it('erases message bodies after the configured days and keeps the rows', async () => {
     const s = new HelplineStore(one, 'erase');
     const day = 86_400_000;
