@@ -1,0 +1,152 @@
+/**
+ * The helpline hook: porter's HelpIM. It keeps a pool of private rooms on a plug that can make
+ * rooms (XMPP MUC, porter's web chat), queues clients in the store, pairs them with staff by
+ * priority and waiting time, follows each room through its states, recovers rooms after a
+ * restart, and keeps conversations for history and statistics. See README.md beside this file.
+ */
+import type { EventEmitter } from 'node:events';
+import { z } from 'zod';
+import type { Channel } from '../../core/channel.js';
+import type { ConfigRefs } from '../../core/component.js';
+import { HookError } from '../../core/errors.js';
+import { Hook } from '../../core/hook.js';
+import type { SentMessage } from '../../core/message.js';
+import { isRoomsCapable, type RejoinOutcome } from '../../core/rooms.js';
+import { HelplineDesk } from './desk.js';
+import { registerHelplineRoutes } from './routes.js';
+import { HELPLINE_MIGRATION_OWNER, HelplineStore, helplineMigrations } from './store.js';
+
+const BARE_JID = /^[^@/\s]+@[^@/\s]+$/;
+
+export const helplineConfigSchema = (refs: ConfigRefs) =>
+  z.strictObject({
+    /** The plug whose rooms the helpline uses; it must offer rooms (xmpp, web chat). */
+    plug: refs.plug(),
+    pool: z
+      .strictObject({
+        /** Rooms kept ready for staff. */
+        size: z.number().int().min(1).max(1000).default(3),
+      })
+      .default({ size: 3 }),
+    'max-chats-per-staff': z.number().int().min(1).default(3),
+    /** Seconds a closed room is kept before it is destroyed. */
+    'cleanup-timeout': z.number().positive().default(1800),
+    /** Seconds between upkeep rounds (refill, cleanup, erasing). */
+    upkeep: z.number().positive().default(10),
+    /** Seconds an invitation waits for its client before the room goes to the next one. */
+    'invite-timeout': z.number().positive().default(120),
+    'closed-message': z.string().min(1).default('The helpline is closed now. Please try again later.'),
+    /** The key of the client fingerprint (an HMAC of the client's address). */
+    'fingerprint-secret': z.string().min(16, 'the fingerprint secret must be at least 16 characters'),
+    /** Staff members by id: their account, their API token and their priority (higher is served first). */
+    staff: z
+      .record(
+        z.string().regex(/^[\w.-]+$/, 'a staff id is letters, digits, ".", "_" or "-"'),
+        z.strictObject({
+          jid: z.string().regex(BARE_JID, 'expected a bare address such as ada@example.org'),
+          token: z.string().min(16, 'a staff token must be at least 16 characters'),
+          priority: z.number().int().default(0),
+        }),
+      )
+      .refine((staff) => Object.keys(staff).length > 0, 'at least one staff member is needed'),
+    history: z
+      .strictObject({
+        /** Days after which message bodies are erased. */
+        days: z.number().positive().default(30),
+        /** Messages a room replays to someone who joins. */
+        replay: z.number().int().min(0).default(20),
+      })
+      .default({ days: 30, replay: 20 }),
+    /** Where the HTTP API lives. */
+    api: z
+      .string()
+      .regex(/^\/[\w\-./]*[^/]$/, 'expected a path starting with "/" and not ending with one')
+      .default('/api/helpline'),
+    /** The longest a client's long poll is held, in seconds. */
+    'poll-timeout': z.number().positive().max(120).default(25),
+  });
+
+export type HelplineConfig = z.output<ReturnType<typeof helplineConfigSchema>>;
+
+export class HelplineHook extends Hook<HelplineConfig> {
+  static readonly configSchema = helplineConfigSchema;
+  static readonly migrations = helplineMigrations;
+  static readonly migrationOwner = HELPLINE_MIGRATION_OWNER;
+
+  #desk: HelplineDesk | undefined;
+  #upkeep: NodeJS.Timeout | undefined;
+  #detach: (() => void) | undefined;
+
+  /** The desk behind every route (for tests and the bench). */
+  get desk(): HelplineDesk {
+    if (!this.#desk) throw new Error(`helpline hook "${this.name}" is not open`);
+    return this.#desk;
+  }
+
+  protected override async start(): Promise<void> {
+    const cfg = this.config;
+    const plug = this.host.plugs.get(cfg.plug);
+    if (!plug || !isRoomsCapable(plug)) throw new HookError(`${this.name}.plug: plug "${cfg.plug}" cannot create rooms`);
+    const desk = new HelplineDesk({
+      plug,
+      store: new HelplineStore(this.host.store, this.name),
+      log: this.log,
+      poolSize: cfg.pool.size,
+      maxChatsPerStaff: cfg['max-chats-per-staff'],
+      cleanupMs: cfg['cleanup-timeout'] * 1000,
+      historyDays: cfg.history.days,
+      historyLength: cfg.history.replay,
+      inviteMs: cfg['invite-timeout'] * 1000,
+      staff: Object.fromEntries(Object.entries(cfg.staff).map(([id, s]) => [id, { ...s, jid: s.jid.toLowerCase() }])),
+      fingerprintSecret: cfg['fingerprint-secret'],
+    });
+    this.#desk = desk;
+    // A plug that reconnects by itself (xmpp) says which rooms it rejoined and which the server had lost.
+    const events = (plug as { events?: EventEmitter }).events;
+    if (events && typeof events.on === 'function') {
+      const onRejoined = (channel: Channel, outcome: RejoinOutcome): void => {
+        void desk.afterRejoin(channel, outcome).then(() => desk.pair());
+      };
+      events.on('rejoined', onRejoined);
+      this.#detach = () => events.off('rejoined', onRejoined);
+    }
+    const http = this.host.http;
+    if (http) {
+      registerHelplineRoutes(http.app, cfg.api, desk, {
+        closedMessage: cfg['closed-message'],
+        maxWaitMs: cfg['poll-timeout'] * 1000,
+      });
+      this.host.serve(`helpline API {web}${cfg.api}`);
+    } else {
+      this.log.warn('no http section in the config: the helpline has no API');
+    }
+    await desk.recover();
+    await desk.refill();
+    desk.pair();
+    this.#upkeep = setInterval(() => void this.#runUpkeep(), cfg.upkeep * 1000);
+  }
+
+  async #runUpkeep(): Promise<void> {
+    try {
+      const online = (this.host.plugs.get(this.config.plug) as { online?: boolean } | undefined)?.online !== false;
+      await this.desk.rejoinMissing(online);
+      await this.desk.cleanup();
+      await this.desk.refill();
+      this.desk.pair();
+    } catch (error) {
+      this.log.error({ err: error }, 'helpline upkeep failed');
+    }
+  }
+
+  protected override async stop(): Promise<void> {
+    clearInterval(this.#upkeep);
+    this.#detach?.();
+    const desk = this.#desk;
+    desk?.close();
+    await desk?.settled();
+  }
+
+  override async onReceive(sent: SentMessage): Promise<void> {
+    await this.#desk?.receive(sent);
+  }
+}
