@@ -153,6 +153,12 @@ export class CalendarAgents {
     return { start: now - this.#windowBack, end: now + this.#windowAhead };
   }
 
+  /** The window free/busy is published for: whole UTC days, so it reads well and is computed once a day, not per request. */
+  publishedWindow(now = this.#now()): Period {
+    const { start, end } = this.window(now);
+    return { start: Math.floor(start / DAY) * DAY, end: Math.ceil(end / DAY) * DAY };
+  }
+
   /** What `agent` does with one mail; never throws for bad input (it is logged and, where allowed, answered). */
   async handle(agent: Agent, mail: IncomingMail): Promise<OutgoingPart[]> {
     if (!agent.prefs.participating) return [];

@@ -195,7 +195,7 @@ export function registerCalendarRoutes(app: FastifyInstance, ctx: CalendarRoutes
     const agent = agents.byAddress.get(who);
     if (!agent || !request.params.file.endsWith('.ifb') || !agent.prefs.freebusy_publishing)
       return reply.code(404).send({ error: `address: no published free/busy for "${who}"` });
-    const window = agents.window();
+    const window = agents.publishedWindow();
     const busy = await agents.busy(agent, window);
     const base = ctx.baseUrl?.();
     const text = writeFreeBusy({
