@@ -21,6 +21,8 @@ export default defineConfig({
     proxy: {
       '/api': porter,
       '/occupancy': porter,
+      '/calendar/bookings': porter,
+      '/calendar/freebusy': porter,
     },
   },
 });
