@@ -27,6 +27,7 @@ import {
   writeRequest,
 } from '../../calendar/ical/index.js';
 import type {
+  Booking,
   BookingIndex,
   BookingRequest,
   BusyPeriod,
@@ -84,10 +85,35 @@ interface CachedBookings {
   /** What was read: the agent's window when it was read, or more. */
   readonly window: Period;
   readonly bookings: MemoryBookingIndex;
-  /** Counter-offers held, expired or not (the expiry is checked at use). */
-  holds: OccurrenceRow[];
+  /** Counter-offers held, expired or not (`LiveHolds` checks the expiry at use). */
+  readonly holds: MemoryBookingIndex;
   /** The last free/busy computed from these, valid for its window until a hold in it lapses. */
   busy: { readonly window: Period; readonly until: number; readonly periods: BusyPeriod[] } | undefined;
+}
+
+/** A counter-offer held for its organizer until `expires`. */
+interface Hold extends Booking {
+  readonly expires: number;
+}
+
+function toHold(row: OccurrenceRow): Hold {
+  return { ...toBooking(row), expires: Number(row.expires) };
+}
+
+/** The holds of an index that have not lapsed at `now`. */
+class LiveHolds implements BookingIndex {
+  constructor(
+    private readonly holds: MemoryBookingIndex,
+    private readonly now: number,
+  ) {}
+
+  overlapping(period: Period, exceptUid?: string): readonly Booking[] {
+    return this.holds.overlapping(period, exceptUid).filter((b) => (b as Hold).expires > this.now);
+  }
+
+  byOrganizer(organizer: string, period: Period): readonly Booking[] {
+    return this.holds.byOrganizer(organizer, period).filter((b) => (b as Hold).expires > this.now);
+  }
 }
 
 /** A refusal of our own making, with the REQUEST-STATUS to answer. */
@@ -426,14 +452,14 @@ export class CalendarAgents {
       // Kept until the bookings change, the window moves or a hold in it lapses.
       const valid = cached.busy?.window.start === window.start && cached.busy.window.end === window.end && now < cached.busy.until;
       if (cached.busy && valid) return cached.busy.periods;
-      const holds = cached.holds.filter((h) => (h.expires ?? 0) > now && Number(h.start) < window.end && Number(h.end) > window.start);
+      const holds = new LiveHolds(cached.holds, now).overlapping(window) as readonly Hold[];
       const clip = (b: { start: number; end: number; type: string }): BusyPeriod => ({
         start: Math.max(Number(b.start), window.start),
         end: Math.min(Number(b.end), window.end),
         type: b.type as BusyPeriod['type'],
       });
       const periods = mergeBusy([...cached.bookings.overlapping(window).map(clip), ...holds.map(clip)]);
-      const until = Math.min(Number.POSITIVE_INFINITY, ...holds.map((h) => h.expires ?? Number.POSITIVE_INFINITY));
+      const until = holds.reduce((soonest, h) => Math.min(soonest, h.expires), Number.POSITIVE_INFINITY);
       cached.busy = { window, until, periods };
       return periods;
     }
@@ -590,9 +616,7 @@ export class CalendarAgents {
   /** A resource's bookings and live holds overlapping `window`, from memory while the store's version has not moved. */
   async #index(agent: Agent, window: Period, version?: number): Promise<BookingIndex> {
     const cached = await this.#cachedBookings(agent, window, version);
-    const now = this.#now();
-    const holds = cached.holds.filter((h) => (h.expires ?? 0) > now);
-    return holds.length === 0 ? cached.bookings : new UnionIndex([cached.bookings, new MemoryBookingIndex(holds.map(toBooking))]);
+    return cached.holds.size === 0 ? cached.bookings : new UnionIndex([cached.bookings, new LiveHolds(cached.holds, this.#now())]);
   }
 
   async #cachedBookings(agent: Agent, window: Period, version?: number): Promise<CachedBookings> {
@@ -601,14 +625,16 @@ export class CalendarAgents {
     if (cached && cached.version === current && cached.window.start <= window.start && cached.window.end >= window.end) return cached;
     // Read the whole window the agent works in (or more, if asked), holds expired or not: a
     // hold's expiry is checked when it is used.
+    // A day more on each side: the agent's window moves with the clock, and without the margin
+    // the next decision's window would end a few milliseconds past what was read.
     const whole = this.window(this.#now());
-    const span = { start: Math.min(whole.start, window.start), end: Math.max(whole.end, window.end) };
+    const span = { start: Math.min(whole.start, window.start) - DAY, end: Math.max(whole.end, window.end) + DAY };
     const rows = await this.store.occurrences(agent.id, span.start, span.end, 0);
     const fresh: CachedBookings = {
       version: current,
       window: span,
       bookings: new MemoryBookingIndex(rows.filter((r) => r.expires === null).map(toBooking)),
-      holds: rows.filter((r) => r.expires !== null),
+      holds: new MemoryBookingIndex(rows.filter((r) => r.expires !== null).map(toHold)),
       busy: undefined,
     };
     this.#cached.set(agent.id, fresh);
@@ -624,7 +650,7 @@ export class CalendarAgents {
     }
     const inside = rows.filter((r) => Number(r.end) > cached.window.start && Number(r.start) < cached.window.end);
     cached.bookings.replaceUid(uid, inside.filter((r) => r.expires === null).map(toBooking));
-    cached.holds = [...cached.holds.filter((h) => h.uid !== uid), ...inside.filter((r) => r.expires !== null)];
+    cached.holds.replaceUid(uid, inside.filter((r) => r.expires !== null).map(toHold));
     cached.version = version + 1;
     cached.busy = undefined;
   }
