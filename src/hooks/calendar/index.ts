@@ -35,6 +35,7 @@ export class CalendarHook extends Hook<CalendarConfig> {
   static readonly migrationOwner = CALENDAR_MIGRATION_OWNER;
 
   #agents: CalendarAgents | undefined;
+  #warming: Promise<void> = Promise.resolve();
   /** Channel key → agent. */
   readonly #byChannel = new Map<string, Agent>();
 
@@ -63,6 +64,7 @@ export class CalendarHook extends Hook<CalendarConfig> {
       const channel = this.host.channelByName(channelOf.get(agent.id) as string);
       if (channel) this.#byChannel.set(channel.key, agent);
     }
+    this.#warming = this.#agents.warm();
     const http = this.host.http;
     if (http) {
       registerCalendarRoutes(http.app, { agents: this.#agents, send: (part) => this.send(part), baseUrl: () => safeUrl(() => http.url) });
@@ -70,6 +72,10 @@ export class CalendarHook extends Hook<CalendarConfig> {
     } else {
       this.log.warn('no http section in the config: the calendar has no routes');
     }
+  }
+
+  protected override async stop(): Promise<void> {
+    await this.#warming; // it reads the store, which closes after the hooks
   }
 
   override async onReceive(sent: SentMessage): Promise<void> {
