@@ -621,3 +621,53 @@ describe('smtpInConfigSchema', () => {
     );
   });
 });
+
+describe('sender-bcc', () => {
+  it('copies what an authenticated sender submits to the configured address, blind, and not what others send as them', async () => {
+    const bccDir = await mkdtemp(join(tmpdir(), 'porter-smtp-bcc-'));
+    const spool = await MailQueue.open({ dir: join(bccDir, 'spool'), queues: ['incoming', 'outgoing'], holdBytes: 0 });
+    const bccReceiver = new SmtpReceiver({
+      config: smtpInConfigSchema.parse(
+        config({
+          listeners: [
+            { address: '127.0.0.1:0', mode: 'smtp' },
+            { address: '127.0.0.1:0', mode: 'submission', 'allow-insecure-auth': true },
+          ],
+          'sender-bcc': { 'bob@example.org': 'alice@example.org' },
+        }),
+      ),
+      spool,
+      users: new TestUsers(),
+    });
+    await bccReceiver.open();
+    const portOf = (mode: ListenerMode) => bccReceiver.listeners.find((l: BoundListener) => l.mode === mode)?.port as number;
+    const inQueue = async (name: string) =>
+      Promise.all((await readdir(join(bccDir, 'spool', name, 'new'))).map((f) => readSpooled(join(bccDir, 'spool', name, 'new', f))));
+    try {
+      const submitted = await swaks([
+        ...['--server', '127.0.0.1', '--port', String(portOf('submission')), '--helo', 'client.test'],
+        ...['--auth', 'PLAIN', '--auth-user', 'bob', '--auth-password', 'bob-secret'],
+        ...['--from', 'bob@example.org', '--to', 'dave@elsewhere.test', '--header', 'Subject: to dave'],
+      ]);
+      expect(submitted.code, submitted.output).toBe(0);
+      // Not authenticated, with bob's address as sender: no copy.
+      const forged = await swaks([
+        ...['--server', '127.0.0.1', '--port', String(portOf('smtp')), '--helo', 'client.test'],
+        ...['--from', 'bob@example.org', '--to', 'user1@example.org', '--header', 'Subject: forged'],
+      ]);
+      expect(forged.code, forged.output).toBe(0);
+      const outgoing = await inQueue('outgoing');
+      expect(outgoing.map((m) => m.envelope.to.map((r) => r.address))).toEqual([['dave@elsewhere.test']]);
+      const incoming = await inQueue('incoming');
+      const rcpts = incoming.map((m) => m.envelope.to.map((r) => r.address)).sort();
+      expect(rcpts).toEqual([['alice@example.org'], ['user1@example.org']]);
+      const copy = incoming.find((m) => m.envelope.to[0]?.address === 'alice@example.org');
+      expect(copy?.message.toString()).toContain('Subject: to dave');
+      expect(copy?.message.toString()).not.toMatch(/^(To|Cc|Bcc):.*alice/im); // blind: the headers are the sender's
+    } finally {
+      await bccReceiver.close();
+      await spool.close();
+      await rm(bccDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -88,6 +88,17 @@ export const smtpInConfigSchema = z.strictObject({
     .int()
     .positive()
     .default(25 * 1024 * 1024),
+  /**
+   * Like Postfix's sender_bcc_maps, for authenticated senders only: mail a user submits with this
+   * envelope sender is also delivered, blind, to the address given (say, their calendar agent,
+   * which then sees their own invitations and answers).
+   */
+  'sender-bcc': z
+    .record(
+      z.string().regex(/^[^@\s]+@[^@\s]+$/, 'expected a mail address'),
+      z.string().regex(/^[^@\s]+@[^@\s]+$/, 'expected a mail address'),
+    )
+    .default({}),
   /** More recipients in one transaction get 452 (the client sends the rest in another). */
   'max-recipients': z.number().int().positive().default(100),
   /** Longest line of a message in octets, without its CRLF (RFC 5322 allows 998). */

@@ -418,6 +418,24 @@ export class SmtpReceiver {
     return NO_USER;
   }
 
+  /** `sender-bcc`: a blind copy of what an authenticated user sends, to the address configured for the envelope sender. */
+  async #senderBcc(session: SMTPServerSession, from: string, byQueue: Map<string, EnvelopeRecipient[]>): Promise<void> {
+    if (typeof session.user !== 'string' || !from) return;
+    const bcc = this.#config['sender-bcc'][from.toLowerCase()];
+    if (!bcc || session.envelope.rcptTo.some((r) => r.address.toLowerCase() === bcc.toLowerCase())) return;
+    const at = bcc.lastIndexOf('@');
+    const local = this.#domains.has(bcc.slice(at + 1).toLowerCase());
+    const user = local ? await this.#localUser(bcc, bcc.slice(0, at)) : NO_USER;
+    if (local && user === NO_USER) {
+      this.#log?.warn({ sender: from, bcc }, 'sender-bcc names a local address with no mailbox; no copy kept');
+      return;
+    }
+    const queue = user === NO_USER ? OUTGOING_QUEUE : INCOMING_QUEUE;
+    const list = byQueue.get(queue) ?? [];
+    byQueue.set(queue, list);
+    list.push(user === NO_USER ? { address: bcc } : { address: bcc, user });
+  }
+
   async #receive(stream: SMTPServerDataStream, session: SMTPServerSession, mode: ListenerMode): Promise<string | SMTPServerDataResult[]> {
     const id = `${session.id}.${session.transaction}`;
     const accepted = this.#rcpts.get(session);
@@ -436,6 +454,8 @@ export class SmtpReceiver {
     }
     const mailFrom = session.envelope.mailFrom;
     const from = mailFrom ? mailFrom.address : '';
+    // The copy joins a queue, not `queueOf`: that lists the client's own recipients, for LMTP's replies.
+    await this.#senderBcc(session, from, byQueue);
     const received = Date.now();
     const head = Buffer.from(this.#receivedHeader(session, id, received), 'utf8');
 
