@@ -23,10 +23,16 @@ export function chatReach(plug: Plug): ChatReach {
   return { kind: 'other', network: plug.network };
 }
 
-/** Why `address` cannot be a staff account on that network, or undefined when it can. */
-export function staffAddressProblem(chat: ChatReach, address: string): string | undefined {
+/** Why `address` cannot be a staff account on the plug's network, or undefined when it can. */
+export function staffAddressProblem(plug: Plug, chat: ChatReach, address: string): string | undefined {
   const isJid = address.includes('@');
   if (chat.kind === 'webchat' && isJid) return `web chat staff are staff/<username>, not ${address}`;
+  if (chat.kind === 'webchat') {
+    // Only a login with a staff account of the plug gets a staff/ address.
+    const staff = (plug as Plug & { config?: { staff?: { username?: unknown }[] } }).config?.staff ?? [];
+    if (!staff.some((s) => `staff/${String(s.username)}` === address))
+      return `plug "${plug.name}" has no staff account ${address.slice('staff/'.length)} (its staff[].username)`;
+  }
   if (chat.kind === 'xmpp' && !isJid) return `XMPP staff are a bare JID such as ada@example.org, not ${address}`;
   return undefined;
 }

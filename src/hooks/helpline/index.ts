@@ -113,7 +113,7 @@ export class HelplineHook extends Hook<HelplineConfig> {
     if (!plug || !isRoomsCapable(plug)) throw new HookError(`${this.name}.plug: plug "${cfg.plug}" cannot create rooms`);
     const chat = chatReach(plug);
     for (const [id, member] of Object.entries(cfg.staff)) {
-      const wrong = staffAddressProblem(chat, member.address);
+      const wrong = staffAddressProblem(plug, chat, member.address);
       if (wrong) throw new HookError(`${this.name}.config.staff.${id}.address: ${wrong}`);
     }
     const desk = new HelplineDesk({

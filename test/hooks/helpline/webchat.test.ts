@@ -133,6 +133,14 @@ describe('helpline on web chat', () => {
       } finally {
         await wrong.host.close();
       }
+      const unknown = await openHost(document({ cy: { address: 'staff/cy', token: 'cy-token-0123456789' } }), other);
+      try {
+        expect(
+          unknown.records.some((r) => JSON.stringify(r).includes('desk.config.staff.cy.address: plug \\"web\\" has no staff account cy')),
+        ).toBe(true);
+      } finally {
+        await unknown.host.close();
+      }
     } finally {
       await remove();
     }
