@@ -159,6 +159,9 @@ describe('helpline on web chat', () => {
     const one = await api('POST', '/queue');
     const two = await api('POST', '/queue');
     expect([one.status, two.status]).toEqual([201, 201]);
+    // The first asked into an empty queue; the second behind them (or first, once the first was paired).
+    expect(one.body.position).toBe(1);
+    expect([1, 2]).toContain(two.body.position);
     // The first is paired at once; the second waits first in line.
     const invite = await invited(one.body.ticket as string);
     expect(invite).toMatchObject({ room: first.room, password: first.password, chat: CHAT });
