@@ -1,42 +1,102 @@
 #!/usr/bin/env node
-// Helpline pairing on a loopback Prosody: CLIENTS clients arrive within 10 s and STAFF staff
-// members (real XMPP accounts) serve them one at a time; each client asks through the HTTP API,
-// long-polls for the invite, joins the room with an anonymous XMPP connection, says a line and
-// leaves cleanly; the staff member leaves and asks for the next room. Prints whether every client
-// was paired exactly once and in queue order, the time from a staff member becoming free (their
-// room waiting) to the next waiting client's invite (p50/p99), porter's restart time with the
-// live rooms rejoined, and the time after a Prosody restart until a staff member waits in a room again.
-// Usage: npm run build && node --import tsx bench/helpline-pairing.mjs [clients] [staff]
+// Helpline pairing on a loopback Prosody (xmpp mode) or on porter's own web chat (webchat mode):
+// CLIENTS clients arrive within 10 s and STAFF staff members (real XMPP accounts, or web chat
+// staff accounts) serve them one at a time; each client asks through the HTTP API, long-polls for
+// the invite, joins the room with an anonymous connection (XMPP, or a `ws` WebSocket), says a line
+// and leaves cleanly; the staff member leaves and asks for the next room. Prints whether every
+// client was paired exactly once and in queue order, the time from a staff member becoming free
+// (their room waiting) to the next waiting client's invite (p50/p99), porter's restart time with
+// the live rooms recovered, and the time after a restart (of Prosody; on web chat, of porter,
+// whose rooms are then gone) until a staff member waits in a room again.
+// Usage: npm run build && node --import tsx bench/helpline-pairing.mjs [clients] [staff] [xmpp|webchat]
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Host, Logging, resolveConfig } from '../dist/index.js';
 import { ANON_DOMAIN, DOMAIN, MUC_DOMAIN, startProsody } from '../test/peers/prosody.ts';
+import { connected } from '../test/plugs/webchat/client.ts';
 import { TestClient } from '../test/plugs/xmpp/client.ts';
 
 const CLIENTS = Number(process.argv[2] ?? 500);
 const STAFF = Number(process.argv[3] ?? 50);
+const MODE = process.argv[4] ?? 'xmpp';
+if (MODE !== 'xmpp' && MODE !== 'webchat') throw new Error(`mode: expected xmpp or webchat, not ${MODE}`);
 const ARRIVALS_MS = 10_000;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Closing a connection while the server still sends can throw inside the XMPP library; the
 // figures are taken by then, so such late errors are reported, not fatal.
 process.on('uncaughtException', (error) => console.error('late error:', error.message));
-const prosody = await startProsody();
+const prosody = MODE === 'xmpp' ? await startProsody() : undefined;
 const dir = await mkdtemp(join(tmpdir(), 'porter-bench-helpline-'));
-await prosody.register('porterbot', 'bot-password');
 const staffIds = Array.from({ length: STAFF }, (_, i) => `s${i}`);
-for (const id of staffIds) await prosody.register(id, `${id}-password`);
+if (prosody) {
+  await prosody.register('porterbot', 'bot-password');
+  for (const id of staffIds) await prosody.register(id, `${id}-password`);
+}
+
+/** One person's chat connection, the same on either network: join, say, leave, stop. */
+const xmppNet = {
+  plug: () => ({
+    path: 'xmpp.XmppPlug',
+    config: { jid: `porterbot@${DOMAIN}`, password: 'bot-password', service: prosody.service, tls: 'none', muc: MUC_DOMAIN, timeout: 30 },
+  }),
+  staffAddress: (id) => ({ jid: `${id}@${DOMAIN}` }),
+  async staff(id) {
+    const c = await TestClient.connect(prosody.service, DOMAIN, id, `${id}-password`);
+    return { join: (room, password) => c.join(room, id, password), leave: (room) => c.leave(room, id, 'Clean Exit'), stop: () => c.stop() };
+  },
+  async client() {
+    const c = await TestClient.connect(prosody.service, ANON_DOMAIN);
+    return {
+      join: (room, password, nick) => c.join(room, nick, password),
+      say: (room, text) => c.say(room, text),
+      leave: (room, nick) => c.leave(room, nick, 'Clean Exit'),
+      stop: () => c.stop(),
+    };
+  },
+};
+
+const wsUrl = () => `${base.replace(/^http/, 'ws')}/chat/ws`;
+const webchatNet = {
+  plug: () => ({
+    path: 'webchat.WebChatPlug',
+    // Every client comes from 127.0.0.1 and the limits are per address: raised for the bench.
+    config: {
+      staff: staffIds.map((id) => ({ username: id, password: `${id}-password` })),
+      'sessions-per-ip': 100_000,
+      rate: 1_000_000,
+    },
+  }),
+  staffAddress: (id) => ({ address: `staff/${id}` }),
+  async staff(id) {
+    const c = await connected(wsUrl(), { username: id, password: `${id}-password` });
+    return {
+      join: (room, password) => c.join(room, password),
+      leave: (room) => c.request({ type: 'leave', room }),
+      stop: async () => c.drop(),
+    };
+  },
+  async client() {
+    const c = await connected(wsUrl());
+    return {
+      join: (room, password, nick) => c.join(room, password, nick),
+      say: (room, text) => c.say(room, text),
+      leave: (room) => c.request({ type: 'leave', room }),
+      stop: async () => {
+        c.send({ type: 'bye' });
+        await c.waitFor('the bye', (f) => f.type === 'bye');
+        c.drop();
+      },
+    };
+  },
+};
+const net = MODE === 'xmpp' ? xmppNet : webchatNet;
 
 const document = {
   store: `sqlite:${join(dir, 'porter.db')}`,
   http: { listen: '127.0.0.1:0' },
-  plugs: {
-    chat: {
-      path: 'xmpp.XmppPlug',
-      config: { jid: `porterbot@${DOMAIN}`, password: 'bot-password', service: prosody.service, tls: 'none', muc: MUC_DOMAIN, timeout: 30 },
-    },
-  },
+  plugs: { chat: net.plug() },
   hooks: {
     desk: {
       path: 'helpline.HelplineHook',
@@ -46,7 +106,7 @@ const document = {
         'max-chats-per-staff': 1,
         upkeep: 1,
         'fingerprint-secret': 'bench-secret-0123456789',
-        staff: Object.fromEntries(staffIds.map((id) => [id, { jid: `${id}@${DOMAIN}`, token: `${id}-token-0123456789abcdef` }])),
+        staff: Object.fromEntries(staffIds.map((id) => [id, { ...net.staffAddress(id), token: `${id}-token-0123456789abcdef` }])),
       },
     },
   },
@@ -82,8 +142,8 @@ let stopStaff = false;
 const staffConnections = [];
 
 async function staffLoop(id) {
-  const xmpp = await TestClient.connect(prosody.service, DOMAIN, id, `${id}-password`);
-  staffConnections.push(xmpp);
+  const chat = await net.staff(id);
+  staffConnections.push(chat);
   const token = `${id}-token-0123456789abcdef`;
   while (!stopStaff) {
     const answer = await api('POST', `/staff/${id}/available`, token);
@@ -92,7 +152,7 @@ async function staffLoop(id) {
       continue;
     }
     const { room, password } = answer.body;
-    if ((await xmpp.join(room, id, password)) !== 'joined') throw new Error(`${id} cannot join ${room}`);
+    if ((await chat.join(room, password)) !== 'joined') throw new Error(`${id} cannot join ${room}`);
     // Served once the client has come and gone.
     const ended = await waitFor(
       async () => {
@@ -104,7 +164,7 @@ async function staffLoop(id) {
       600_000,
     );
     if (ended === 'stop') return;
-    await xmpp.leave(room, id, 'Clean Exit');
+    await chat.leave(room);
   }
 }
 
@@ -115,12 +175,12 @@ async function clientRun(i) {
   let view = asked.body;
   while (view.status === 'waiting') view = (await api('GET', `/queue/${asked.body.ticket}?wait=20&position=${view.position}`)).body;
   if (view.status !== 'invited') throw new Error(`client ${i}: ${JSON.stringify(view)}`);
-  const xmpp = await TestClient.connect(prosody.service, ANON_DOMAIN);
-  if ((await xmpp.join(view.room, view.nick, view.password)) !== 'joined') throw new Error(`client ${i} cannot join`);
+  const chat = await net.client();
+  if ((await chat.join(view.room, view.password, view.nick)) !== 'joined') throw new Error(`client ${i} cannot join`);
   await waitFor(async () => (await desk().store.room(view.room))?.state === 'chatting', `client ${i} chatting`);
-  await xmpp.say(view.room, `hello from ${i}`);
-  await xmpp.leave(view.room, view.nick, 'Clean Exit');
-  await xmpp.stop();
+  await chat.say(view.room, `hello from ${i}`);
+  await chat.leave(view.room, view.nick);
+  await chat.stop();
 }
 
 try {
@@ -150,7 +210,8 @@ try {
   for (let i = 0; i < 20; i++) waiting.push((await api('POST', '/queue')).body.ticket);
   stopStaff = true;
   await Promise.all(staffRuns);
-  const live = (await desk().store.rooms()).length;
+  // Every room not yet destroyed is rejoined (or, on web chat, found gone) at the start.
+  const live = (await desk().store.rooms()).filter((r) => r.state !== 'destroyed').length;
   await host.close();
   const t0 = Date.now();
   host = await openHost();
@@ -158,24 +219,26 @@ try {
   const restartMs = Date.now() - t0;
   const kept = (await desk().store.waiting()).length + (await desk().store.rooms(['staffWaiting'])).filter((r) => r.ticket).length;
 
-  // Restart Prosody: every room is gone; time until a staff member is waiting in a room again.
-  await prosody.restart();
-  const t1 = Date.now();
-  const s0 = await TestClient.connect(prosody.service, DOMAIN, 's0', 's0-password');
+  // Restart Prosody (every room is gone), or on web chat measure from porter's restart (its rooms
+  // were gone): time until a staff member is waiting in a room again.
+  if (prosody) await prosody.restart();
+  const t1 = prosody ? Date.now() : t0;
+  const s0 = await net.staff('s0');
   staffConnections.push(s0);
   await waitFor(async () => {
     const answer = await api('POST', '/staff/s0/available', 's0-token-0123456789abcdef');
     if (answer.status !== 200) return undefined;
-    if ((await s0.join(answer.body.room, 's0', answer.body.password)) !== 'joined') return undefined;
+    if ((await s0.join(answer.body.room, answer.body.password)) !== 'joined') return undefined;
     return waitFor(async () => (await desk().store.room(answer.body.room))?.state === 'staffWaiting', 'staffWaiting', 10_000);
   }, 'a staff member back in a room');
-  const prosodyRecoveryMs = Date.now() - t1;
+  const recoveryMs = Date.now() - t1;
+  const closed = MODE === 'webchat' ? (await desk().store.rooms(['destroyed'])).length : 0;
 
   const pct = (values, p) => {
     const sorted = [...values].sort((a, b) => a - b);
     return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? 0;
   };
-  console.log(`helpline pairing on loopback Prosody (${new Date().toISOString()})`);
+  console.log(`helpline pairing on ${prosody ? 'loopback Prosody' : "porter's web chat"} (${new Date().toISOString()})`);
   console.log(
     `${CLIENTS} clients arriving within ${ARRIVALS_MS / 1000} s, ${STAFF} staff members: all served in ${(elapsed / 1000).toFixed(1)} s`,
   );
@@ -186,9 +249,13 @@ try {
       : 'staff free → invite: no client was waiting when a staff member became free',
   );
   console.log(
-    `porter restart with ${live} live rooms rejoined and the pool ready: ${restartMs} ms; ${kept}/20 queued clients kept their place or were paired`,
+    `porter restart with ${live} rooms not yet destroyed recovered and the pool ready: ${restartMs} ms; ${kept}/20 queued clients kept their place or were paired`,
   );
-  console.log(`Prosody restart → a staff member waiting in a working room again: ${prosodyRecoveryMs} ms`);
+  console.log(
+    prosody
+      ? `Prosody restart → a staff member waiting in a working room again: ${recoveryMs} ms`
+      : `porter restart → a staff member reconnected and waiting in a working room again: ${recoveryMs} ms (${closed} rooms destroyed by then)`,
+  );
 } catch (error) {
   console.error('the bench failed:', error);
   process.exitCode = 1;
@@ -196,6 +263,6 @@ try {
   stopStaff = true;
   for (const c of staffConnections) await c.stop();
   await host.close();
-  await prosody.remove();
+  await prosody?.remove();
   await rm(dir, { recursive: true, force: true });
 }

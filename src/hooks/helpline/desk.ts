@@ -10,11 +10,13 @@ import type { Logger } from '../../core/log.js';
 import type { SentMessage } from '../../core/message.js';
 import type { Plug } from '../../core/plug.js';
 import { leftCleanly, type RejoinOutcome, type RoomsCapable, type RoomUser } from '../../core/rooms.js';
+import { accountOf, type ChatReach } from './chat.js';
 import { CLOSED_STATES, LIVE_STATES, nextState, type RoomEvent, type RoomState } from './states.js';
 import { type HelplineStore, PairingRace, type RoomRow, type TicketRow } from './store.js';
 
 export interface StaffMember {
-  readonly jid: string;
+  /** Their account on the plug's network, lower case: `staff/<username>` (web chat) or a bare JID (XMPP). */
+  readonly address: string;
   readonly token: string;
   readonly priority: number;
 }
@@ -32,16 +34,16 @@ export interface DeskOptions {
   readonly historyLength: number;
   /** How long an invitation waits for its client, in ms. */
   readonly inviteMs: number;
+  /** How a page reaches the rooms; shown with every room and invitation. */
+  readonly chat: ChatReach;
 }
 
 /** A client's view of their ticket. */
 export type TicketView =
   | { status: 'waiting'; position: number }
-  | { status: 'invited'; room: string; password: string; nick: string }
+  | { status: 'invited'; room: string; password: string; nick: string; chat: ChatReach }
   | { status: 'joined'; room: string }
   | { status: 'left' };
-
-const bare = (jid: string | undefined): string | undefined => jid?.split('/')[0]?.toLowerCase();
 
 export class HelplineDesk {
   readonly #o: DeskOptions;
@@ -59,6 +61,11 @@ export class HelplineDesk {
   constructor(options: DeskOptions) {
     this.#o = options;
     this.changes.setMaxListeners(0);
+  }
+
+  /** How a page reaches the rooms. */
+  get chat(): ChatReach {
+    return this.#o.chat;
   }
 
   get store(): HelplineStore {
@@ -124,10 +131,10 @@ export class HelplineDesk {
   async #reconcile(row: RoomRow, channel: Channel): Promise<void> {
     if (row.state !== 'staffWaiting' && row.state !== 'chatting') return;
     const occupants = await this.#o.plug.occupants(channel);
-    const staffJid = row.staff ? this.#o.staff[row.staff]?.jid : undefined;
+    const staffAddress = row.staff ? this.#o.staff[row.staff]?.address : undefined;
     const ticket = row.ticket ? await this.store.ticket(row.ticket) : undefined;
-    const staffHere = occupants.some((o) => bare(o.address) === staffJid);
-    const clientHere = ticket !== undefined && occupants.some((o) => o.nick === ticket.nick && bare(o.address) !== staffJid);
+    const staffHere = occupants.some((o) => accountOf(o.address) === staffAddress);
+    const clientHere = ticket !== undefined && occupants.some((o) => o.nick === ticket.nick && accountOf(o.address) !== staffAddress);
     let state: RoomState = row.state;
     const missing = (row.state === 'chatting' ? [staffHere, clientHere] : [staffHere]).filter((here) => !here).length;
     for (let i = 0; i < missing; i++) state = (await this.#apply(row.room, state, 'dirtyLeave')) ?? state;
@@ -283,7 +290,7 @@ export class HelplineDesk {
     if (row.state === 'joined') return { status: 'joined', room: row.room };
     const room = await this.store.room(row.room);
     if (!room) return { status: 'left' };
-    return { status: 'invited', room: room.room, password: room.password, nick: row.nick };
+    return { status: 'invited', room: room.room, password: room.password, nick: row.nick, chat: this.#o.chat };
   }
 
   /** Pairs waiting staff rooms with waiting clients until one side runs out; runs once at a time, again if asked meanwhile. */
@@ -351,7 +358,7 @@ export class HelplineDesk {
       if (sent.text && !sent.text.isEmpty && sent.user) {
         const current = await this.store.room(row.room);
         if (current && (await this.store.conversation(row.room))) {
-          const author = bare((sent.user as RoomUser).address) === this.#staffJid(current) ? 'staff' : 'client';
+          const author = accountOf((sent.user as RoomUser).address) === this.#staffAddress(current) ? 'staff' : 'client';
           await this.store.addMessage(row.room, author, sent.text.toPlain(), sent.at.getTime());
         }
       }
@@ -406,8 +413,8 @@ export class HelplineDesk {
 
   /** The staff member of the room, its paired client, or anyone else. */
   #who(row: RoomRow, user: RoomUser): 'staff' | 'client' | 'other' {
-    const address = bare(user.address);
-    if (address !== undefined && address === this.#staffJid(row)) return 'staff';
+    const address = accountOf(user.address);
+    if (address !== undefined && address === this.#staffAddress(row)) return 'staff';
     const ticketNick = row.ticket ? `client-${row.ticket.slice(0, 8)}` : undefined;
     // The client is known by the nick their invitation named, and must not be a staff account.
     if (ticketNick !== undefined && user.nick === ticketNick && !this.#isStaffAddress(address)) return 'client';
@@ -415,11 +422,11 @@ export class HelplineDesk {
   }
 
   #isStaffAddress(address: string | undefined): boolean {
-    return address !== undefined && Object.values(this.#o.staff).some((s) => s.jid === address);
+    return address !== undefined && Object.values(this.#o.staff).some((s) => s.address === address);
   }
 
-  #staffJid(row: RoomRow): string | undefined {
-    return row.staff ? this.#o.staff[row.staff]?.jid.toLowerCase() : undefined;
+  #staffAddress(row: RoomRow): string | undefined {
+    return row.staff ? this.#o.staff[row.staff]?.address : undefined;
   }
 
   /** Applies an event per the state table: the new state, or undefined (logged as an error) when the table refuses it. */

@@ -12,11 +12,42 @@ import { HookError } from '../../core/errors.js';
 import { Hook } from '../../core/hook.js';
 import type { SentMessage } from '../../core/message.js';
 import { isRoomsCapable, type RejoinOutcome } from '../../core/rooms.js';
+import { chatReach, staffAddressProblem } from './chat.js';
 import { HelplineDesk } from './desk.js';
 import { registerHelplineRoutes } from './routes.js';
 import { HELPLINE_MIGRATION_OWNER, HelplineStore, helplineMigrations } from './store.js';
 
 const BARE_JID = /^[^@/\s]+@[^@/\s]+$/;
+/** A web chat staff address: `staff/<username>`, as the webchat plug names its staff sessions. */
+const WEBCHAT_STAFF = /^staff\/[a-z0-9][a-z0-9._-]{0,63}$/;
+
+/** A staff member: their account on the chat network (`address`, or `jid` on XMPP), API token and priority. */
+const staffMemberSchema = z
+  .strictObject({
+    /** Their address on the plug: `staff/<username>` on web chat, a bare JID on XMPP. */
+    address: z
+      .string()
+      .refine(
+        (a) => BARE_JID.test(a) || WEBCHAT_STAFF.test(a),
+        'expected staff/<username> (web chat) or a bare JID such as ada@example.org',
+      )
+      .optional(),
+    /** The XMPP spelling of `address`: a bare JID. */
+    jid: z.string().regex(BARE_JID, 'expected a bare address such as ada@example.org').optional(),
+    token: z.string().min(16, 'a staff token must be at least 16 characters'),
+    priority: z.number().int().default(0),
+  })
+  .superRefine((member, ctx) => {
+    if (member.address === undefined && member.jid === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['address'],
+        message: 'expected the staff member’s address (staff/<username> on web chat, or jid on XMPP)',
+      });
+    if (member.address !== undefined && member.jid !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['jid'], message: 'give address or jid, not both' });
+  })
+  .transform(({ address, jid, token, priority }) => ({ address: (address ?? jid ?? '').toLowerCase(), token, priority }));
 
 export const helplineConfigSchema = (refs: ConfigRefs) =>
   z.strictObject({
@@ -40,14 +71,7 @@ export const helplineConfigSchema = (refs: ConfigRefs) =>
     'fingerprint-secret': z.string().min(16, 'the fingerprint secret must be at least 16 characters'),
     /** Staff members by id: their account, their API token and their priority (higher is served first). */
     staff: z
-      .record(
-        z.string().regex(/^[\w.-]+$/, 'a staff id is letters, digits, ".", "_" or "-"'),
-        z.strictObject({
-          jid: z.string().regex(BARE_JID, 'expected a bare address such as ada@example.org'),
-          token: z.string().min(16, 'a staff token must be at least 16 characters'),
-          priority: z.number().int().default(0),
-        }),
-      )
+      .record(z.string().regex(/^[\w.-]+$/, 'a staff id is letters, digits, ".", "_" or "-"'), staffMemberSchema)
       .refine((staff) => Object.keys(staff).length > 0, 'at least one staff member is needed'),
     history: z
       .strictObject({
@@ -87,6 +111,11 @@ export class HelplineHook extends Hook<HelplineConfig> {
     const cfg = this.config;
     const plug = this.host.plugs.get(cfg.plug);
     if (!plug || !isRoomsCapable(plug)) throw new HookError(`${this.name}.plug: plug "${cfg.plug}" cannot create rooms`);
+    const chat = chatReach(plug);
+    for (const [id, member] of Object.entries(cfg.staff)) {
+      const wrong = staffAddressProblem(plug, chat, member.address);
+      if (wrong) throw new HookError(`${this.name}.config.staff.${id}.address: ${wrong}`);
+    }
     const desk = new HelplineDesk({
       plug,
       store: new HelplineStore(this.host.store, this.name),
@@ -97,7 +126,8 @@ export class HelplineHook extends Hook<HelplineConfig> {
       historyDays: cfg.history.days,
       historyLength: cfg.history.replay,
       inviteMs: cfg['invite-timeout'] * 1000,
-      staff: Object.fromEntries(Object.entries(cfg.staff).map(([id, s]) => [id, { ...s, jid: s.jid.toLowerCase() }])),
+      staff: cfg.staff,
+      chat,
       fingerprintSecret: cfg['fingerprint-secret'],
     });
     this.#desk = desk;

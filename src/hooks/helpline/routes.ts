@@ -88,7 +88,7 @@ export function registerHelplineRoutes(app: FastifyInstance, prefix: string, des
     const room = await desk.staffAvailable(staff);
     if (room === 'limit') return reply.code(409).send({ error: 'you hold as many rooms as you may' });
     if (room === 'none') return reply.code(503).send({ error: 'no room is ready; try again shortly' });
-    return reply.send({ room: room.room, password: room.password });
+    return reply.send({ room: room.room, password: room.password, chat: desk.chat });
   });
 
   app.get(`${prefix}/staff/:id`, async (request, reply) => {
@@ -100,6 +100,7 @@ export function registerHelplineRoutes(app: FastifyInstance, prefix: string, des
     const waiting = await desk.store.waiting();
     const now = Date.now();
     return reply.send({
+      chat: desk.chat,
       rooms: rooms.map((r) => ({ room: r.room, password: r.password, state: r.state, since: new Date(r.state_at).toISOString() })),
       queue: waiting.map((t, i) => ({ position: i + 1, waitingSeconds: Math.round((now - t.created_at) / 1000) })),
     });
