@@ -115,7 +115,7 @@ describe("the demo's mail", () => {
       second.child.kill('SIGTERM');
       expect(await second.exited).toBe(0);
     }
-  });
+  }, 120_000); // two starts of the whole demo, each waited for up to 30 s: on a loaded machine 30 s for all is too short
 
   it('refuses demo users on a listener that is not on loopback', async () => {
     const file = await demoCopy((doc) => doc.setIn(['hooks', 'mail', 'config', 'pop3'], '0.0.0.0:0'));
