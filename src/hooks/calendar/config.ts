@@ -3,19 +3,10 @@
  * with their preferences (imip-agent's names) and, for resources and pools, their policies.
  */
 import { z } from 'zod';
-import { policiesSchema } from '../../calendar/policy/index.js';
+import { isTimeZone, policiesSchema } from '../../calendar/policy/index.js';
 import type { ConfigRefs } from '../../core/component.js';
 
 const ID = /^[a-z0-9][a-z0-9_-]*$/;
-
-export function isTimeZone(tzid: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: tzid });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const tzid = z.string().refine(isTimeZone, { message: 'expected an IANA time zone such as Europe/Amsterdam' });
 const seconds = z.number().int().positive();
