@@ -5,22 +5,15 @@
 // mails its REPLY, which is stored in the organizer's mailbox: the clock stops when every reply is there.
 // Usage: npm run build && node bench/calendar-lmtp.mjs [invitations] [connections]
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Host, Logging, resolveConfig } from '../dist/index.js';
+import { freePort } from './mail/peers.mjs';
 
 const COUNT = Number(process.argv[2] ?? 500);
 const CONNECTIONS = Number(process.argv[3] ?? 4);
 const dir = await mkdtemp(join(process.cwd(), '.bench-calendar-'));
 const quiet = Logging.create({ version: 1, root: { level: 'ERROR' } });
-
-async function freePort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const lmtpPort = await freePort();
 const document = {

@@ -9,6 +9,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Host, Logging, resolveConfig } from '../dist/index.js';
+import { percentile } from './lib/stats.mjs';
 
 const EVENTS = Number(process.argv[2] ?? 10_000);
 const SERIES = Number(process.argv[3] ?? 500);
@@ -95,7 +96,6 @@ function mail(resource, uid, start, minutes, rrule) {
   ].join('\r\n');
 }
 
-const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const ms = (n) => `${n.toFixed(2)} ms`;
 
 const config = await resolveConfig(document, { baseDir: dir });

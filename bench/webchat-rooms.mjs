@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Host, Logging, resolveConfig } from '../dist/index.js';
 import { connected } from '../test/plugs/webchat/client.ts';
+import { percentile } from './lib/stats.mjs';
 
 const ROOMS = Number(process.argv[2] ?? 200);
 const MESSAGES = Number(process.argv[3] ?? 20000);
@@ -70,10 +71,6 @@ try {
   await rm(dir, { recursive: true, force: true });
 }
 
-function percentile(values, p) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
 const line = (label, values) =>
   console.log(
     `${label.padEnd(22)} p50 ${percentile(values, 50).toFixed(2)} ms   p99 ${percentile(values, 99).toFixed(2)} ms   (${values.length} rooms)`,

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Host, Logging, resolveConfig } from '../dist/index.js';
 import { ANON_DOMAIN, DOMAIN, MUC_DOMAIN, startProsody } from '../test/peers/prosody.ts';
 import { TestClient } from '../test/plugs/xmpp/client.ts';
+import { percentile } from './lib/stats.mjs';
 
 const ROOMS = Number(process.argv[2] ?? 50);
 const NS_MUC_USER = 'http://jabber.org/protocol/muc#user';
@@ -62,10 +63,6 @@ try {
   await rm(dir, { recursive: true, force: true });
 }
 
-function percentile(values, p) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
 const line = (label, values) =>
   console.log(
     `${label.padEnd(22)} p50 ${percentile(values, 50).toFixed(1)} ms   p99 ${percentile(values, 99).toFixed(1)} ms   (${values.length} rooms)`,
