@@ -1,13 +1,7 @@
 // Debian's Chromium for browser tests, driven by playwright-core: installed from Debian's packages
 // when missing (playwright's own download is never used), launched headless with a throw-away profile.
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { type Browser, chromium } from 'playwright-core';
-
-const run = promisify(execFile);
+import { aptInstall, testPackage } from './apt.js';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 // Playwright makes its own fresh profile for every launch, and refuses a --user-data-dir argument.
@@ -21,12 +15,6 @@ const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
-// Test files run in parallel processes: the lock makes a second one wait for the first's install
-// and then find Chromium there, instead of failing on apt's own locks.
-const INSTALL_LOCK = join(tmpdir(), 'porter-test-chromium.lock');
-const INSTALL_SCRIPT = 'test -x "$1" || { apt-get update && apt-get install -y chromium; }';
-const APT_OUTPUT_LIMIT = 64 * 1024 * 1024;
-
 let installed: Promise<void> | undefined;
 
 /** Resolves once /usr/bin/chromium exists; installs Debian's package first when it does not. */
@@ -44,9 +32,6 @@ export async function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
 }
 
-async function install(): Promise<void> {
-  if (existsSync(CHROMIUM_PATH)) return;
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  await run('flock', [INSTALL_LOCK, 'sh', '-c', INSTALL_SCRIPT, 'sh', CHROMIUM_PATH], { env, maxBuffer: APT_OUTPUT_LIMIT });
-  if (!existsSync(CHROMIUM_PATH)) throw new Error(`apt-get installed chromium, but ${CHROMIUM_PATH} is still missing`);
+function install(): Promise<void> {
+  return aptInstall([testPackage('chromium')]);
 }

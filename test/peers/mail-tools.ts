@@ -1,12 +1,11 @@
 // Mail test tools from Debian's packages: swaks (a scriptable SMTP client) and postfix (for smtp-source and smtp-sink), installed when missing; the postfix daemon is never started.
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import { createConnection } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { eventually, freePort } from '../helpers/wait.js';
+import { aptInstall, testPackage } from './apt.js';
 
 const run = promisify(execFile);
 
@@ -14,17 +13,7 @@ export const SWAKS_PATH = '/usr/bin/swaks';
 export const SMTP_SOURCE_PATH = '/usr/sbin/smtp-source';
 export const SMTP_SINK_PATH = '/usr/sbin/smtp-sink';
 
-// Test files run in parallel processes: the lock makes a second one wait for the first's install
-// and then find the tools there, instead of failing on apt's own locks. Installing postfix does
-// not start it in this environment (no init system), and nothing here starts it.
-const INSTALL_LOCK = join(tmpdir(), 'porter-test-mail-tools.lock');
-const INSTALL_SCRIPT = `
-missing=""
-test -x "$1" || missing="$missing swaks"
-test -x "$2" || missing="$missing postfix"
-test -z "$missing" || { apt-get update && apt-get install -y $missing; }
-`;
-const APT_OUTPUT_LIMIT = 64 * 1024 * 1024;
+const SWAKS_OUTPUT_LIMIT = 64 * 1024 * 1024;
 
 let installed: Promise<void> | undefined;
 
@@ -37,13 +26,9 @@ export function ensureMailTools(): Promise<void> {
   return installed;
 }
 
-async function install(): Promise<void> {
-  if (existsSync(SWAKS_PATH) && existsSync(SMTP_SOURCE_PATH) && existsSync(SMTP_SINK_PATH)) return;
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  await run('flock', [INSTALL_LOCK, 'sh', '-c', INSTALL_SCRIPT, 'sh', SWAKS_PATH, SMTP_SOURCE_PATH], { env, maxBuffer: APT_OUTPUT_LIMIT });
-  for (const path of [SWAKS_PATH, SMTP_SOURCE_PATH, SMTP_SINK_PATH]) {
-    if (!existsSync(path)) throw new Error(`apt-get installed swaks and postfix, but ${path} is still missing`);
-  }
+function install(): Promise<void> {
+  // Installing postfix does not start it in this environment (no init system), and nothing here starts it.
+  return aptInstall([testPackage('swaks'), testPackage('postfix')]);
 }
 
 export interface SwaksResult {
@@ -56,7 +41,7 @@ export interface SwaksResult {
 export async function swaks(args: readonly string[], timeoutMs = 20_000): Promise<SwaksResult> {
   await ensureMailTools();
   try {
-    const { stdout, stderr } = await run(SWAKS_PATH, [...args], { timeout: timeoutMs, maxBuffer: APT_OUTPUT_LIMIT });
+    const { stdout, stderr } = await run(SWAKS_PATH, [...args], { timeout: timeoutMs, maxBuffer: SWAKS_OUTPUT_LIMIT });
     return { code: 0, output: stdout + stderr };
   } catch (error) {
     const failed = error as { code?: unknown; stdout?: string; stderr?: string };

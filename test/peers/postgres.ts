@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { aptInstall } from './apt.js';
 
 const run = promisify(execFile);
 
@@ -67,9 +68,7 @@ async function answers(): Promise<string | undefined> {
 async function reach(): Promise<void> {
   if ((await answers()) === undefined) return;
   if (!existsSync('/etc/postgresql')) {
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    await run('apt-get', ['update'], { env });
-    await run('apt-get', ['install', '-y', 'postgresql'], { env });
+    await aptInstall([{ name: 'postgresql', path: '/etc/postgresql' }]);
   }
   const versions = readdirSync('/etc/postgresql').sort((a, b) => Number(a) - Number(b));
   const version = versions.at(-1);

@@ -2,13 +2,13 @@
 // prosody on free loopback ports with a throwaway config (accounts, an anonymous host, a MUC
 // service), stopped by PID. The same data survives a restart, as on a real server.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../helpers/wait.js';
+import { aptInstall, testPackage } from './apt.js';
 
 const run = promisify(execFile);
 
@@ -39,10 +39,7 @@ let installed: Promise<void> | undefined;
 /** Installs Prosody from Debian when it is missing. */
 export function ensureProsody(): Promise<void> {
   installed ??= (async () => {
-    if (existsSync('/usr/bin/prosody')) return;
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    await run('apt-get', ['update'], { env });
-    await run('apt-get', ['install', '-y', '--no-install-recommends', 'prosody'], { env, maxBuffer: 10 * 1024 * 1024 });
+    await aptInstall([testPackage('prosody')]);
   })().catch((error: unknown) => {
     installed = undefined;
     throw error;
