@@ -1,0 +1,144 @@
+// The helpline pages in Debian's Chromium against a real porter with its web chat and the helpline
+// hook (SQLite): a staff member logs in on the console and goes available in two rooms, two clients
+// ask for a chat on the client page, wait, are paired and exchange lines both ways with the staff
+// member; one leaves, the staff member ends the other chat; the console then shows both transcripts
+// and the statistics. Also the closed message when no one is on duty, and a blocked client refused.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import type { Host } from 'porter';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HelplineHook } from '../../src/hooks/helpline/index.js';
+import { WEB_ROOT } from '../../src/services/http/web.js';
+import { openHost, tempDir } from '../helpers/host.js';
+import { eventually } from '../helpers/wait.js';
+import { launchChromium } from '../peers/chromium.js';
+import { type HelplinePages, helplinePages } from './helpline-pages.js';
+
+// A fresh machine installs Chromium first.
+const LAUNCH_TIMEOUT_MS = 600_000;
+// Three browser pages, a web chat and a store on a loaded machine.
+const TEST_TIMEOUT_MS = 180_000;
+const ADA_TOKEN = 'ada-api-token-0123456789';
+const ADA_PASSWORD = 'ada-chat-password';
+const CLOSED = 'The helpline is open every day from 9 to 17.';
+
+function porterConfig(): Record<string, unknown> {
+  return {
+    http: { listen: '127.0.0.1:0' },
+    plugs: {
+      web: {
+        path: 'webchat.WebChatPlug',
+        config: { path: '/chat/ws', nick: 'helpline', staff: [{ username: 'ada', password: ADA_PASSWORD, name: 'Ada' }], grace: 5 },
+      },
+    },
+    hooks: {
+      desk: {
+        path: 'helpline.HelplineHook',
+        config: {
+          plug: 'web',
+          pool: { size: 2 },
+          'max-chats-per-staff': 2,
+          upkeep: 0.5,
+          'closed-message': CLOSED,
+          'fingerprint-secret': 'a fingerprint secret for the page test',
+          staff: { ada: { address: 'staff/ada', token: ADA_TOKEN } },
+        },
+      },
+    },
+  };
+}
+
+let browser: Browser;
+let host: Host;
+let removeDir: () => Promise<void>;
+let url: string;
+let pages: HelplinePages;
+
+beforeAll(async () => {
+  if (!existsSync(join(WEB_ROOT, 'index.html'))) throw new Error(`${WEB_ROOT} has no build of the web UI: run npm run build`);
+  browser = await launchChromium();
+  let dir: string;
+  ({ dir, remove: removeDir } = await tempDir());
+  ({ host } = await openHost(porterConfig(), dir));
+  url = (host.http?.url ?? '').replace(/\/$/, '');
+  const desk = () => (host.hooks.get('desk') as HelplineHook).desk;
+  pages = helplinePages({
+    browser,
+    url,
+    staff: { id: 'ada', token: ADA_TOKEN, account: 'ada', password: ADA_PASSWORD },
+    roomReady: async () => (await desk().store.rooms(['available'])).length > 0,
+  });
+}, LAUNCH_TIMEOUT_MS);
+
+afterAll(async () => {
+  await pages?.closeAll();
+  await browser?.close();
+  await host?.close();
+  await removeDir?.();
+});
+
+const staffApi = async (path: string): Promise<Record<string, unknown>> =>
+  (await (await fetch(`${url}/api/helpline${path}`, { headers: { authorization: `Bearer ${ADA_TOKEN}` } })).json()) as Record<
+    string,
+    unknown
+  >;
+
+describe('the helpline pages on porter’s web chat', () => {
+  it(
+    'tells a client the closed message while no staff member is on duty',
+    async () => {
+      const client = await pages.open('/helpline');
+      // Before asking: the page reads whether anyone is on duty.
+      await pages.seen(client.getByRole('status').getByText(CLOSED));
+      await client.getByRole('button', { name: 'Ask for a chat' }).click();
+      // Only an answer shows this button: the notice before asking does not.
+      await pages.seen(client.getByRole('button', { name: 'Ask for a chat again' }));
+      await pages.seen(client.getByRole('status').getByText(CLOSED));
+      expect(((await (await fetch(`${url}/api/helpline`)).json()) as { open: boolean }).open).toBe(false);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'pairs two clients with a staff member in two rooms, carries lines both ways, and shows transcripts and statistics',
+    async () => {
+      await pages.conversation(
+        { sayHello: 'Hello from A', reply: 'Hi A, this is Ada' },
+        { sayHello: 'Hello from B', reply: 'Hi B, Ada here' },
+      );
+      const stats = await staffApi('/stats');
+      expect(stats).toMatchObject({ clients: 2, chats: 2 });
+      expect(stats.waits).toHaveLength(2);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'ends a chat by blocking the client, who is refused the next time',
+    async () => {
+      const staff = await pages.staffLogsIn();
+      const chat = await pages.goAvailable(staff, 1);
+      const client = await pages.open('/helpline');
+      await client.getByRole('button', { name: 'Ask for a chat' }).click();
+      await pages.seen(client.getByRole('status').getByText('You are chatting with a staff member.'));
+      await pages.say(client, 'I will be rude now');
+      await pages.seen(chat.getByRole('log').getByText('I will be rude now'));
+      await chat.getByRole('button', { name: 'Block', exact: true }).click();
+      await pages.seen(chat.getByRole('log').getByText('You blocked this client and ended the chat.'));
+      await pages.seen(client.getByRole('log').getByText('The chat has ended.'));
+      await client.getByRole('button', { name: 'Leave the chat' }).click();
+      await client.getByRole('button', { name: 'Ask for a chat again' }).click();
+      await pages.seen(client.getByRole('status').getByText('You cannot start a chat here.'));
+      expect(await client.getByRole('button', { name: /Ask for a chat/ }).count()).toBe(0);
+      // The block is of the client's fingerprint, not the page: the API refuses a new ticket too.
+      expect((await fetch(`${url}/api/helpline/queue`, { method: 'POST' })).status).toBe(403);
+      const room = (await chat.getAttribute('data-room')) ?? '';
+      await eventually('the blocked room destroyed', async () => {
+        const row = await (host.hooks.get('desk') as HelplineHook).desk.store.room(room);
+        return row?.state === 'destroyed' || undefined;
+      });
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
