@@ -61,6 +61,7 @@ interfaces = { "127.0.0.1" }; c2s_ports = { ${port} }; s2s_ports = { }; http_por
 modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "posix"; "websocket"; "bosh" }
 modules_disabled = { "s2s"; "tls" }
 c2s_require_encryption = false; allow_unencrypted_plain_auth = true; consider_websocket_secure = true
+-- Prosody 0.12 does not check the Origin of WebSocket connections: pages on another origin connect as they are.
 authentication = "internal_hashed"; storage = "internal"
 VirtualHost "${DOMAIN}"
 VirtualHost "${ANON_DOMAIN}"

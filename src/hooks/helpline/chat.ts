@@ -4,20 +4,40 @@
  */
 import type { Plug } from '../../core/plug.js';
 
-/** Where the rooms are: porter's web chat WebSocket path, or an XMPP service and its MUC domain. */
+/**
+ * Where the rooms are: porter's web chat WebSocket path, or an XMPP service, its MUC domain, the
+ * WebSocket URL browsers connect to and the virtual host where clients log in anonymously.
+ */
 export type ChatReach =
   | { kind: 'webchat'; path: string }
-  | { kind: 'xmpp'; service?: string; muc?: string }
+  | { kind: 'xmpp'; service?: string; muc?: string; websocket?: string; anonymous?: string }
   | { kind: 'other'; network: string };
 
-/** The network of the helpline's plug, read from its config (the plug's own keys). */
-export function chatReach(plug: Plug): ChatReach {
+/** How browsers reach an XMPP server (the helpline's `web` config section). */
+export interface WebReach {
+  readonly websocket?: string;
+  readonly anonymous?: string;
+}
+
+/**
+ * The network of the helpline's plug, read from its config (the plug's own keys), with what the
+ * helpline's `web` section adds for pages on XMPP. Without `web.websocket`, a plug that itself
+ * connects over WebSocket offers its service URL to browsers too.
+ */
+export function chatReach(plug: Plug, web: WebReach = {}): ChatReach {
   const config = (plug as Plug & { config?: Record<string, unknown> }).config ?? {};
   const text = (key: string): string | undefined => (typeof config[key] === 'string' ? (config[key] as string) : undefined);
   if (plug.network === 'XMPP') {
     const service = text('service');
     const muc = text('muc');
-    return { kind: 'xmpp', ...(service ? { service } : {}), ...(muc ? { muc } : {}) };
+    const websocket = web.websocket ?? (service && /^wss?:\/\//i.test(service) ? service : undefined);
+    return {
+      kind: 'xmpp',
+      ...(service ? { service } : {}),
+      ...(muc ? { muc } : {}),
+      ...(websocket ? { websocket } : {}),
+      ...(web.anonymous ? { anonymous: web.anonymous } : {}),
+    };
   }
   if (plug.network === 'Web chat') return { kind: 'webchat', path: text('path') ?? '/chat/ws' };
   return { kind: 'other', network: plug.network };

@@ -18,6 +18,17 @@ import { registerHelplineRoutes } from './routes.js';
 import { HELPLINE_MIGRATION_OWNER, HelplineStore, helplineMigrations } from './store.js';
 
 const BARE_JID = /^[^@/\s]+@[^@/\s]+$/;
+/** A DNS name (or `localhost`): labels of letters, digits and inner hyphens. */
+const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+function isWebSocketUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'ws:' || url.protocol === 'wss:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
 /** A web chat staff address: `staff/<username>`, as the webchat plug names its staff sessions. */
 const WEBCHAT_STAFF = /^staff\/[a-z0-9][a-z0-9._-]{0,63}$/;
 
@@ -88,6 +99,18 @@ export const helplineConfigSchema = (refs: ConfigRefs) =>
       .default('/api/helpline'),
     /** The longest a client's long poll is held, in seconds. */
     'poll-timeout': z.number().positive().max(120).default(25),
+    /** How the pages reach an XMPP plug's server from the browser. */
+    web: z
+      .strictObject({
+        /** The server's XMPP-over-WebSocket URL (RFC 7395) as a browser reaches it. */
+        websocket: z
+          .string()
+          .refine(isWebSocketUrl, 'expected a ws:// or wss:// URL such as wss://chat.example.org/xmpp-websocket')
+          .optional(),
+        /** The server's virtual host for anonymous logins (SASL ANONYMOUS), where clients log in. */
+        anonymous: z.string().regex(DOMAIN, 'expected a domain such as anon.example.org').optional(),
+      })
+      .default({}),
   });
 
 export type HelplineConfig = z.output<ReturnType<typeof helplineConfigSchema>>;
@@ -111,7 +134,14 @@ export class HelplineHook extends Hook<HelplineConfig> {
     const cfg = this.config;
     const plug = this.host.plugs.get(cfg.plug);
     if (!plug || !isRoomsCapable(plug)) throw new HookError(`${this.name}.plug: plug "${cfg.plug}" cannot create rooms`);
-    const chat = chatReach(plug);
+    const chat = chatReach(plug, cfg.web);
+    if (chat.kind !== 'xmpp' && (cfg.web.websocket !== undefined || cfg.web.anonymous !== undefined))
+      throw new HookError(`${this.name}.config.web: web.websocket and web.anonymous are for a plug on XMPP, not ${plug.network}`);
+    if (chat.kind === 'xmpp' && (!chat.websocket || !chat.anonymous))
+      this.log.warn(
+        { websocket: chat.websocket, anonymous: chat.anonymous },
+        'the helpline pages cannot reach the XMPP server without web.websocket and web.anonymous',
+      );
     for (const [id, member] of Object.entries(cfg.staff)) {
       const wrong = staffAddressProblem(plug, chat, member.address);
       if (wrong) throw new HookError(`${this.name}.config.staff.${id}.address: ${wrong}`);

@@ -50,6 +50,7 @@ function document(): Record<string, unknown> {
           'closed-message': 'We are closed: call again at nine.',
           upkeep: 0.5,
           'cleanup-timeout': 3600,
+          web: { websocket: prosody.websocket, anonymous: ANON_DOMAIN },
           staff: {
             ada: { jid: `ada@${DOMAIN}`, token: ADA_TOKEN, priority: 1 },
             bob: { jid: `bob@${DOMAIN}`, token: BOB_TOKEN },
@@ -160,6 +161,14 @@ describe('helpline on Prosody', () => {
       return r.body.status === 'invited' ? r.body : undefined;
     });
     expect(invite.room).toBe(room);
+    // The page learns where the browser connects and where clients log in.
+    expect(invite.chat).toEqual({
+      kind: 'xmpp',
+      service: prosody.service,
+      muc: MUC_DOMAIN,
+      websocket: prosody.websocket,
+      anonymous: ANON_DOMAIN,
+    });
 
     // A stranger who learnt the password is kicked; so is a second client racing in.
     const racer = await connect();

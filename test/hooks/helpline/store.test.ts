@@ -157,4 +157,21 @@ describe('config', () => {
     expect(jid.error?.issues[0]?.path).toEqual(['staff', 'ada', 'jid']);
     expect(schema.safeParse({ ...good, pool: { size: 0 } }).error?.issues[0]?.path).toEqual(['pool', 'size']);
   });
+
+  it('takes a ws:// or wss:// URL and a domain for pages on XMPP, and names what is wrong', async () => {
+    const { z } = await import('zod');
+    const schema = helplineConfigSchema({ ...refs, plug: () => z.string() } as unknown as ConfigRefs);
+    const good = { plug: 'chat', 'fingerprint-secret': 'x'.repeat(16), staff: { ada: { jid: 'ada@example.org', token: 't'.repeat(16) } } };
+    const web = { websocket: 'wss://chat.example.org/xmpp-websocket', anonymous: 'anon.example.org' };
+    expect(schema.parse({ ...good, web }).web).toEqual(web);
+    expect(schema.parse(good).web).toEqual({});
+    const http = schema.safeParse({ ...good, web: { websocket: 'https://chat.example.org/xmpp-websocket' } });
+    expect(http.error?.issues[0]?.path).toEqual(['web', 'websocket']);
+    expect(http.error?.issues[0]?.message).toMatch(/ws:\/\/ or wss:\/\/ URL/);
+    expect(schema.safeParse({ ...good, web: { websocket: 'not a url' } }).error?.issues[0]?.path).toEqual(['web', 'websocket']);
+    const anon = schema.safeParse({ ...good, web: { anonymous: 'anon@example.org' } });
+    expect(anon.error?.issues[0]?.path).toEqual(['web', 'anonymous']);
+    expect(anon.error?.issues[0]?.message).toMatch(/expected a domain/);
+    expect(schema.safeParse({ ...good, web: { bosh: 'x' } }).success).toBe(false);
+  });
 });
