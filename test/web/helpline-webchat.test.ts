@@ -2,10 +2,11 @@
 // hook (SQLite): a staff member logs in on the console and goes available in two rooms, two clients
 // ask for a chat on the client page, wait, are paired and exchange lines both ways with the staff
 // member; one leaves, the staff member ends the other chat; the console then shows both transcripts
-// and the statistics. Also the closed message when no one is on duty, and a blocked client refused.
+// and the statistics. Also the closed message when no one is on duty, a client's dropped socket
+// resumed without a leave, and a blocked client refused.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
+import type { Browser, WebSocketRoute } from 'playwright-core';
 import type { Host } from 'porter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HelplineHook } from '../../src/hooks/helpline/index.js';
@@ -110,6 +111,51 @@ describe('the helpline pages on porter’s web chat', () => {
       const stats = await staffApi('/stats');
       expect(stats).toMatchObject({ clients: 2, chats: 2 });
       expect(stats.waits).toHaveLength(2);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'resumes a client whose socket dropped, without a leave in the room',
+    async () => {
+      const staff = await pages.staffLogsIn();
+      const chat = await pages.goAvailable(staff, 1);
+      const client = await pages.open('/helpline');
+      // Every socket the client page opens to the web chat goes through the test, which can cut it.
+      const sockets: { page: WebSocketRoute; server: WebSocketRoute }[] = [];
+      await client.routeWebSocket(/\/chat\/ws$/, (page) => {
+        sockets.push({ page, server: page.connectToServer() });
+      });
+      await client.getByRole('button', { name: 'Ask for a chat' }).click();
+      await pages.seen(client.getByRole('status').getByText('You are chatting with a staff member.'));
+      await pages.say(client, 'Before the drop');
+      await pages.seen(chat.getByRole('log').getByText('Before the drop'));
+      const room = (await chat.getAttribute('data-room')) ?? '';
+
+      // The network drops: porter and the page each see their socket close without a bye.
+      const first = sockets[0];
+      if (!first) throw new Error('the client page opened no web chat socket');
+      await first.server.close({ code: 4000, reason: 'network dropped' });
+      await first.page.close({ code: 4000, reason: 'network dropped' });
+      await eventually('the page’s second socket', async () => (sockets.length >= 2 ? true : undefined));
+
+      // Resumed within the grace: the room saw no leave, and lines flow both ways again.
+      await pages.say(client, 'After the drop');
+      await pages.seen(chat.getByRole('log').getByText('After the drop'));
+      await pages.say(chat, 'Still here');
+      await pages.seen(client.getByRole('log').getByText('Still here'));
+      expect(
+        await chat
+          .getByRole('log')
+          .getByText(/left the chat|lost their connection/)
+          .count(),
+      ).toBe(0);
+      expect((await (host.hooks.get('desk') as HelplineHook).desk.store.room(room))?.state).toBe('chatting');
+
+      await client.getByRole('button', { name: 'Leave the chat' }).click();
+      await pages.seen(chat.getByRole('log').getByText(/client-\S+ left the chat\.$/));
+      await chat.getByRole('button', { name: 'Close', exact: true }).click();
+      await chat.waitFor({ state: 'detached' });
     },
     TEST_TIMEOUT_MS,
   );
