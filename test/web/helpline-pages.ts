@@ -93,6 +93,9 @@ export function helplinePages(options: HelplinePagesOptions): HelplinePages {
     async conversation(a, b) {
       const staff = await pages.staffLogsIn();
       const chat1 = await pages.goAvailable(staff, 1);
+      // No client yet: porter's own occupant (on XMPP) is not taken for one.
+      expect(await chat1.getAttribute('data-stage')).toBe('waiting');
+      expect(await chat1.getByRole('log').getByRole('listitem').count()).toBe(0);
 
       // Client A is paired at once with the one room waiting.
       const clientA = await pages.open('/helpline');

@@ -55,6 +55,7 @@ export function ClientView({ search }: PageProps) {
   const join = useCallback(
     async (ticket: string, invite: Extract<TicketView, { status: 'invited' }>) => {
       setStage({ kind: 'joining', ticket });
+      let inRoom = false;
       try {
         const chat = await connect(
           invite.chat,
@@ -63,8 +64,10 @@ export function ClientView({ search }: PageProps) {
             line: (line) => add(lineEntry(line)),
             presence: (p) => {
               if (p.nick === invite.nick) return;
-              if (p.event === 'joined') add(noteEntry(`${p.nick} joined the chat.`));
-              else {
+              // Those in the room before the client (the staff member, and porter on XMPP) need no note.
+              if (p.event === 'joined') {
+                if (inRoom) add(noteEntry(`${p.nick} joined the chat.`));
+              } else {
                 add(noteEntry(p.clean ? `${p.nick} left the chat.` : `${p.nick} lost their connection.`));
                 endChat();
               }
@@ -81,6 +84,7 @@ export function ClientView({ search }: PageProps) {
         );
         connection.current = chat;
         await chat.join(invite.room, invite.password, invite.nick);
+        inRoom = true;
         setEntries((list) => [...list, noteEntry('You are in the chat. Say hello.')]);
         setStage({ kind: 'chatting', room: invite.room, nick: invite.nick, ended: false });
       } catch (error) {

@@ -50,6 +50,9 @@ interface Panel {
   readonly entries: readonly Entry[];
 }
 
+/** The start of every client's nick in a helpline room (src/hooks/helpline/README.md, *Who is who*). */
+const CLIENT_NICK_PREFIX = 'client-';
+
 const storageKey = (api: string) => `porter.helpline.staff:${api}`;
 
 function storedCredentials(api: string): Credentials | undefined {
@@ -92,14 +95,17 @@ export function StaffView({ search }: PageProps) {
     (me: string): ChatEvents => ({
       line: (line) => update(line.room, (p) => ({ ...p, entries: [...p.entries, lineEntry(line)] })),
       presence: (p) => {
-        if (p.nick === me) return;
+        // Clients have the nick of their invitation, `client-…`; anyone else here is porter itself
+        // (an occupant on XMPP), which the chat is not about.
+        if (p.nick === me || !p.nick.startsWith(CLIENT_NICK_PREFIX)) return;
         if (p.event === 'joined') {
-          update(p.room, (panel) => ({ ...panel, stage: 'chatting', client: p.nick }));
+          update(p.room, (panel) => (panel.client === undefined ? { ...panel, stage: 'chatting', client: p.nick } : panel));
           note(p.room, `${p.nick} joined the chat.`);
-        } else {
-          update(p.room, (panel) => ({ ...panel, stage: 'ended' }));
-          note(p.room, p.clean ? `${p.nick} left the chat.` : p.kicked ? `${p.nick} was removed.` : `${p.nick} lost their connection.`);
+          return;
         }
+        // Someone porter removed (not this room's client) does not end the chat.
+        update(p.room, (panel) => (panel.client === p.nick ? { ...panel, stage: 'ended' } : panel));
+        note(p.room, p.clean ? `${p.nick} left the chat.` : p.kicked ? `${p.nick} was removed.` : `${p.nick} lost their connection.`);
       },
       removed: (room, why, reason) => {
         update(room, (panel) => ({ ...panel, stage: 'ended', inRoom: false }));
