@@ -165,6 +165,7 @@ describe('the helpline pages on porter’s web chat', () => {
     async () => {
       const staff = await pages.staffLogsIn();
       const chat = await pages.goAvailable(staff, 1);
+      expect(await (await fetch(`${url}/api/helpline`)).json()).toEqual({ chat: { kind: 'webchat', path: '/chat/ws' }, open: true });
       const client = await pages.open('/helpline');
       await client.getByRole('button', { name: 'Ask for a chat' }).click();
       await pages.seen(client.getByRole('status').getByText('You are chatting with a staff member.'));
