@@ -1,7 +1,7 @@
 // Driving the helpline pages in the browser for the page tests, whatever network the helpline's
 // rooms are on: a staff member on the console, clients on the client page, and the full
 // conversation both tests run (two clients, two rooms, lines both ways, a clean leave, an end,
-// the transcripts and the statistics).
+// the transcripts and the statistics), and a block.
 import type { Browser, Locator, Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { eventually } from '../helpers/wait.js';
@@ -42,6 +42,8 @@ export interface HelplinePages {
   goAvailable(staff: Page, n: number): Promise<Locator>;
   /** Says `text` in the chat of `scope` (a client page, or a staff chat panel) and waits for it in its log. */
   say(scope: Page | Locator, text: string): Promise<void>;
+  /** A client is paired with the waiting `chat`, the staff member blocks them, and their next ask is refused. */
+  blocked(chat: Locator): Promise<void>;
   /** The whole conversation of the page tests; see the module comment. */
   conversation(a: ClientScript, b: ClientScript): Promise<void>;
   closeAll(): Promise<void>;
@@ -88,6 +90,23 @@ export function helplinePages(options: HelplinePagesOptions): HelplinePages {
       await scope.getByRole('textbox', { name: 'Message', exact: true }).fill(text);
       await scope.getByRole('button', { name: 'Send', exact: true }).click();
       await seen(scope.getByRole('log').getByText(text, { exact: true }));
+    },
+
+    async blocked(chat) {
+      const client = await pages.open('/helpline');
+      await client.getByRole('button', { name: 'Ask for a chat' }).click();
+      await seen(client.getByRole('status').getByText('You are chatting with a staff member.'));
+      await pages.say(client, 'I will be rude now');
+      await seen(chat.getByRole('log').getByText('I will be rude now'));
+      await chat.getByRole('button', { name: 'Block', exact: true }).click();
+      await seen(chat.getByRole('log').getByText('You blocked this client and ended the chat.'));
+      await seen(client.getByRole('log').getByText('The chat has ended.'));
+      await client.getByRole('button', { name: 'Leave the chat' }).click();
+      await client.getByRole('button', { name: 'Ask for a chat again' }).click();
+      await seen(client.getByRole('status').getByText('You cannot start a chat here.'));
+      expect(await client.getByRole('button', { name: /Ask for a chat/ }).count()).toBe(0);
+      // The block is of the client's fingerprint (from its address), not of the page: the API refuses a new ticket too.
+      expect((await fetch(`${options.url}/api/helpline/queue`, { method: 'POST' })).status).toBe(403);
     },
 
     async conversation(a, b) {

@@ -166,20 +166,7 @@ describe('the helpline pages on porter’s web chat', () => {
       const staff = await pages.staffLogsIn();
       const chat = await pages.goAvailable(staff, 1);
       expect(await (await fetch(`${url}/api/helpline`)).json()).toEqual({ chat: { kind: 'webchat', path: '/chat/ws' }, open: true });
-      const client = await pages.open('/helpline');
-      await client.getByRole('button', { name: 'Ask for a chat' }).click();
-      await pages.seen(client.getByRole('status').getByText('You are chatting with a staff member.'));
-      await pages.say(client, 'I will be rude now');
-      await pages.seen(chat.getByRole('log').getByText('I will be rude now'));
-      await chat.getByRole('button', { name: 'Block', exact: true }).click();
-      await pages.seen(chat.getByRole('log').getByText('You blocked this client and ended the chat.'));
-      await pages.seen(client.getByRole('log').getByText('The chat has ended.'));
-      await client.getByRole('button', { name: 'Leave the chat' }).click();
-      await client.getByRole('button', { name: 'Ask for a chat again' }).click();
-      await pages.seen(client.getByRole('status').getByText('You cannot start a chat here.'));
-      expect(await client.getByRole('button', { name: /Ask for a chat/ }).count()).toBe(0);
-      // The block is of the client's fingerprint, not the page: the API refuses a new ticket too.
-      expect((await fetch(`${url}/api/helpline/queue`, { method: 'POST' })).status).toBe(403);
+      await pages.blocked(chat);
       const room = (await chat.getAttribute('data-room')) ?? '';
       await eventually('the blocked room destroyed', async () => {
         const row = await (host.hooks.get('desk') as HelplineHook).desk.store.room(room);

@@ -2,7 +2,8 @@
 // Prosody: the pages reach Prosody over WebSocket, clients log in anonymously on its anonymous host
 // and the staff member with their JID. The same conversation as on web chat: a staff member in two
 // rooms, two clients paired (the second after waiting), lines both ways, a clean leave, a chat ended
-// by staff, both transcripts and the statistics. Also the closed message before anyone is on duty.
+// by staff, both transcripts and the statistics. Also the closed message before anyone is on duty,
+// and a blocked client refused.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
@@ -11,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HelplineHook } from '../../src/hooks/helpline/index.js';
 import { WEB_ROOT } from '../../src/services/http/web.js';
 import { openHost, tempDir } from '../helpers/host.js';
+import { eventually } from '../helpers/wait.js';
 import { launchChromium } from '../peers/chromium.js';
 import { ANON_DOMAIN, DOMAIN, MUC_DOMAIN, type Prosody, startProsody } from '../peers/prosody.js';
 import { type HelplinePages, helplinePages } from './helpline-pages.js';
@@ -115,6 +117,21 @@ describe('the helpline pages on Prosody', () => {
         await fetch(`${url}/api/helpline/stats`, { headers: { authorization: `Bearer ${ADA_TOKEN}` } })
       ).json()) as Record<string, unknown>;
       expect(stats).toMatchObject({ clients: 2, chats: 2 });
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'ends a chat by blocking the client, who is refused the next time',
+    async () => {
+      const staff = await pages.staffLogsIn();
+      const chat = await pages.goAvailable(staff, 1);
+      await pages.blocked(chat);
+      const room = (await chat.getAttribute('data-room')) ?? '';
+      await eventually('the blocked room destroyed', async () => {
+        const row = await (host.hooks.get('desk') as HelplineHook).desk.store.room(room);
+        return row?.state === 'destroyed' || undefined;
+      });
     },
     TEST_TIMEOUT_MS,
   );
