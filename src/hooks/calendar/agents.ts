@@ -483,6 +483,28 @@ export class CalendarAgents {
     return busyPeriods(objects, window);
   }
 
+  /**
+   * Another calendar user's busy time as `agent` (a person) knows it from the mail it received
+   * (imip-agent's free/busy of others): the events that user organizes and invited the person to
+   * count as busy for them (a CANCEL takes them away with the event or its dates), and the last
+   * VFREEBUSY REPLY or PUBLISH they sent is added over its own span. Undefined when the person's
+   * agent knows nothing of `address`.
+   */
+  async othersBusy(agent: Agent, address: string, window: Period): Promise<BusyPeriod[] | undefined> {
+    if (agent.kind !== 'person' || address === agent.address) return undefined;
+    const rows = (await this.store.objects(agent.id)).filter((r) => r.organizer === address);
+    const received = await this.store.freeBusyOf(agent.id, address);
+    if (rows.length === 0 && !received) return undefined;
+    const fromEvents = busyPeriods(
+      rows.map((r) => parseObject(r.ics)),
+      window,
+    );
+    const fromFreeBusy = (received?.busy ?? [])
+      .filter((b) => b.end > window.start && b.start < window.end)
+      .map((b) => ({ start: Math.max(b.start, window.start), end: Math.min(b.end, window.end), type: b.type }));
+    return mergeBusy([...fromEvents, ...fromFreeBusy]);
+  }
+
   // ---- Free/busy --------------------------------------------------------------------------
 
   async #freebusy(agent: Agent, method: ItipMethod, fb: FreeBusyObject, sender: string | undefined): Promise<OutgoingPart[]> {
