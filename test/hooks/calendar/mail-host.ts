@@ -38,7 +38,7 @@ export interface MailHost {
   /** Every mail fetched from `user`'s mailbox so far (POP3 deletes it; later looks add to it). */
   mailFor(user: string): Promise<string[]>;
   /** Waits for the iTIP message about `uid` with `method` (from `from`) in `user`'s mailbox, read by Python. */
-  itipFor(user: string, uid: string, from?: string, method?: string): Promise<ParsedReply>;
+  itipFor(user: string, uid: string, from?: string, method?: string, where?: (reply: ParsedReply) => boolean): Promise<ParsedReply>;
   /** Mails an invitation (or another method) made by Python's icalendar; the organizer defaults to org@example.org. */
   invite(inv: Omit<Invitation, 'organizer'> & { organizer?: string }, o?: { from?: string }): Promise<string>;
   /** Mails a calendar text as it is. */
@@ -110,12 +110,12 @@ export async function openMailHost(o: {
     calendar: () => host.hooks.get('calendar') as CalendarHook,
     port,
     mailFor,
-    itipFor: (user, uid, from, method = 'REPLY') =>
+    itipFor: (user, uid, from, method = 'REPLY', where = () => true) =>
       eventually(`a ${method} for ${uid} in ${user}'s mailbox`, async () => {
         for (const mail of await mailFor(user)) {
           if (!mail.includes(uid)) continue;
           const reply = await parsed(mail);
-          if (reply.method === method && (!from || reply.from.includes(from))) return reply;
+          if (reply.method === method && (!from || reply.from.includes(from)) && where(reply)) return reply;
         }
         return undefined;
       }),
