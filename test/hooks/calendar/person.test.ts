@@ -9,8 +9,8 @@ let m: MailHost;
 
 beforeAll(async () => {
   m = await openMailHost({
-    users: ['alice', 'bob', 'org', 'carol', 'dave', 'alice.mail', 'bob.mail', 'late', 'raum'],
-    agents: ['alice', 'bob', 'late', 'raum'],
+    users: ['alice', 'bob', 'erin', 'org', 'carol', 'dave', 'alice.mail', 'bob.mail', 'erin.mail', 'late', 'raum', 'board'],
+    agents: ['alice', 'bob', 'erin', 'late', 'raum', 'board'],
     calendar: {
       people: {
         alice: { channel: 'alice', name: 'Alice', forward: 'alice.mail@example.org', preferences: { TZID: AMS } },
@@ -26,8 +26,18 @@ beforeAll(async () => {
             organiser_replacement: 'never',
           },
         },
+        erin: { channel: 'erin', forward: 'erin.mail@example.org', preferences: { incoming: 'summary-then-message' } },
       },
       resources: {
+        // Only org books the board room (an imip-agent access control list).
+        board: {
+          channel: 'board',
+          name: 'Board room',
+          preferences: {
+            scheduling_function: ['access_control_list', 'schedule_in_freebusy'],
+            acl: 'decline\naccept organiser org@example.org',
+          },
+        },
         // Counter-proposes a time in working hours (imip-agent's schedule_corrected_in_freebusy).
         late: {
           channel: 'late',
@@ -301,5 +311,42 @@ describe("imip-agent's preferences in the mail", () => {
       m.records.find((r) => r.agent === 'bob' && String(r.msg).includes('organiser_replacement: never')),
     );
     expect((await m.calendar().agents.store.object('bob', uid))?.organizer).toBe('org@example.org');
+  }, 120_000);
+});
+
+describe('more preferences through mail', () => {
+  it('incoming summary-then-message: a summary, then the mail itself', async () => {
+    const week = monday(12);
+    const uid = unique('erin');
+    await m.invite({ uid, attendees: ['erin@example.org'], summary: 'Retro', start: `${week}T09:00`, minutes: 30, tz: AMS });
+    const both = await eventually("the summary and the mail in erin's mailbox", async () => {
+      const mails = (await m.mailFor('erin.mail')).filter((x) => x.includes(uid) || x.includes('Retro'));
+      return mails.length >= 2 ? mails : undefined;
+    });
+    const summary = both.find((x) => /Subject: Invitation: Retro/.test(x));
+    // The text is quoted-printable (it has typographic quotes): read it unwrapped.
+    expect(summary?.replace(/=\r?\n/g, '')).toContain('org@example.org invites you to');
+    expect(summary).not.toContain('BEGIN:VCALENDAR');
+    expect(both.find((x) => x !== summary)).toContain('BEGIN:VCALENDAR');
+  }, 120_000);
+
+  it('an access control list (scheduling_function access_control_list): org may book the board room, carol may not', async () => {
+    const week = monday(13);
+    const mine = unique('acl-org');
+    await m.invite({ uid: mine, attendees: ['board@example.org'], summary: 'Board', start: `${week}T09:00`, minutes: 60, tz: AMS });
+    expect((await m.itipFor('org', mine, 'board@example.org')).attendees[0]?.partstat).toBe('ACCEPTED');
+    const theirs = unique('acl-carol');
+    await m.invite({
+      uid: theirs,
+      organizer: 'carol@example.org',
+      attendees: ['board@example.org'],
+      summary: 'Not yours',
+      start: `${week}T11:00`,
+      minutes: 60,
+      tz: AMS,
+    });
+    const refused = await m.itipFor('carol', theirs, 'board@example.org');
+    expect(refused.attendees[0]?.partstat).toBe('DECLINED');
+    expect((await m.calendar().agents.store.decisions('board')).find((d) => d.uid === theirs)?.policy).toBe('who');
   }, 120_000);
 });
