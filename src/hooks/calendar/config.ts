@@ -12,7 +12,7 @@ const tzid = z.string().refine(isTimeZone, { message: 'expected an IANA time zon
 const seconds = z.number().int().positive();
 
 /** Languages porter writes replies in (imip-agent's `LANG`). */
-export const LANGUAGES = ['en', 'de'] as const;
+export const LANGUAGES = ['en', 'de', 'nl'] as const;
 export type Lang = (typeof LANGUAGES)[number];
 
 /** `de`, `de_DE`, `de-DE.UTF-8` and the like, read as the language. */

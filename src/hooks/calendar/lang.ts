@@ -137,7 +137,64 @@ const DE: Texts = {
   summaryFooter: 'porter hat dies in Ihrem Kalender vermerkt.',
 };
 
-const TEXTS: Record<Lang, Texts> = { en: EN, de: DE };
+const NL: Texts = {
+  locale: 'nl-NL',
+  answer: { ACCEPTED: 'Geaccepteerd', TENTATIVE: 'Voorlopig', DECLINED: 'Afgewezen', DELEGATED: 'Doorgegeven' },
+  proposed: 'Nieuwe tijd voorgesteld',
+  newTime: 'Nieuwe tijd',
+  proposalDeclined: 'Voorstel afgewezen',
+  notUnderstood: 'Niet begrepen',
+  refresh: 'Vernieuwen',
+  refreshText: 'Stuur de hele afspraak alstublieft opnieuw.',
+  asItStands: 'De afspraak zoals die nu is.',
+  freebusyOf: (who) => `Vrij/bezet van ${who}`,
+  freebusyText: 'Vrij/bezet zoals gevraagd.',
+  anotherTime: 'Graag een andere tijd.',
+  invites: (who, title) => `${who} nodigt u uit: ${title}`,
+  passedOnBy: (who) => `Doorgegeven door ${who}.`,
+  declined: {
+    free: (name) => `${name} is op dat moment al bezet.`,
+    capacity: (name) => `${name} is op dat moment al bezet.`,
+    recurring: (name) => `Te veel datums van de reeks zijn bij ${name} al bezet.`,
+    'no-recurring': (name) => `${name} neemt geen terugkerende boekingen aan.`,
+    window: (name) => `De afspraak valt buiten de boekingstermijn van ${name}.`,
+    duration: (name) => `Deze duur is voor ${name} niet toegestaan.`,
+    hours: (name) => `De afspraak valt buiten de toegestane tijden van ${name}.`,
+    counter: (name) => `${name} heeft rond de gevraagde tijd geen vrije plek.`,
+    who: (name) => `U mag ${name} niet boeken.`,
+    quota: (name) => `Uw tegoed voor ${name} is op.`,
+    request: (name) => `De boeking heeft geen datums in de periode die ${name} beheert.`,
+    pool: (name) => `Geen van de middelen van ${name} is vrij.`,
+    approval: (name) => `${name} wijst de boeking af.`,
+  },
+  booked: (name, except) => (except ? `${name} is geboekt, behalve op ${except} datums.` : `${name} is geboekt.`),
+  tentative: (name) => `${name} is voorlopig geboekt; de boeking moet nog worden goedgekeurd.`,
+  counter: (name, when) => `${name} stelt ${when} voor.`,
+  delegated: (name, to) => `${name} geeft de boeking door aan ${to}.`,
+  summary: (method, sender, title, when) =>
+    ({
+      REQUEST: `${sender} nodigt u uit voor „${title}” (${when}). Uw antwoord geeft u op de agendapagina.`,
+      ADD: `${sender} voegt datums toe aan „${title}” (${when}).`,
+      CANCEL: `${sender} heeft „${title}” afgezegd (${when}).`,
+      REPLY: `${sender} heeft geantwoord op „${title}” (${when}).`,
+      COUNTER: `${sender} stelt voor „${title}” een andere tijd voor: ${when}. Uw antwoord geeft u op de agendapagina.`,
+      DECLINECOUNTER: `${sender} heeft uw voorstel voor „${title}” afgewezen.`,
+      PUBLISH: `${sender} heeft „${title}” gepubliceerd (${when}).`,
+      REFRESH: `${sender} vraagt opnieuw om de hele afspraak „${title}”.`,
+      FREEBUSY: `${sender} heeft vrij/bezet-tijden gestuurd.`,
+    })[method] ?? `${sender}: ${method} over „${title}”.`,
+  summarySubject: (method, title) =>
+    ({
+      REQUEST: `Uitnodiging: ${title}`,
+      CANCEL: `Afgezegd: ${title}`,
+      REPLY: `Antwoord: ${title}`,
+      COUNTER: `Nieuwe tijd voorgesteld: ${title}`,
+      FREEBUSY: 'Vrij/bezet ontvangen',
+    })[method] ?? `${method}: ${title}`,
+  summaryFooter: 'porter heeft dit in uw agenda bijgehouden.',
+};
+
+const TEXTS: Record<Lang, Texts> = { en: EN, de: DE, nl: NL };
 
 export function texts(lang: Lang): Texts {
   return TEXTS[lang];

@@ -61,7 +61,7 @@ describe("imip-agent's preferences", () => {
   it.each([
     [
       { people: { alice: { channel: 'alice', preferences: { LANG: 'fr' } } } },
-      /people\.alice\.preferences\.LANG.*expected a language porter writes: en, de/,
+      /people\.alice\.preferences\.LANG.*expected a language porter writes: en, de, nl/,
     ],
     [{ people: { alice: { channel: 'alice', preferences: { incoming: 'summary' } } } }, /people\.alice\.preferences\.incoming/],
     [
@@ -150,6 +150,10 @@ describe('replies in the agent language', () => {
     const decision = { outcome: 'DECLINED' as const, policy: 'free', reason: 'Blue room is already booked then.' };
     expect(reasonIn('en', decision, 'Blue room', 'UTC')).toBe('Blue room is already booked then.');
     expect(reasonIn('de', decision, 'Blauer Raum', 'UTC')).toBe('Blauer Raum ist zu dieser Zeit bereits belegt.');
+    expect(reasonIn('nl', decision, 'Blauwe kamer', 'UTC')).toBe('Blauwe kamer is op dat moment al bezet.');
+    expect(reasonIn('nl', { outcome: 'ACCEPTED', policy: 'default', reason: '…', declinedInstances: [1, 2] }, 'Zaal', 'UTC')).toBe(
+      'Zaal is geboekt, behalve op 2 datums.',
+    );
     const counter = {
       outcome: 'COUNTER' as const,
       policy: 'hours',
