@@ -630,7 +630,7 @@ describe('the calendar pages on a real porter', () => {
       // Bob reads it on New York's clock.
       expect(await proposal.locator('.cal-when').textContent()).toBe(formatSpan(proposed.start, proposed.end, 'America/New_York'));
       expect(await proposal.locator('p').first().textContent()).toContain('by ann@example.org');
-      expect(await proposal.getByRole('button').allTextContents()).toEqual(['Decline the proposal']);
+      expect(await proposal.getByRole('button').allTextContents()).toEqual(['Take the proposed time', 'Decline the proposal']);
       await proposal.getByRole('button', { name: 'Decline the proposal' }).click();
       await seen('.cal-status', { hasText: 'Declined the proposal: “Offsite planning”. The reply was sent to ann@example.org.' });
       await eventually('the proposal gone from Bob’s list', async () => {

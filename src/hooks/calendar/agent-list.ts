@@ -2,8 +2,10 @@
  * The agents a calendar config describes, with the mail address each one has (its channel's
  * source): shared by the hook and by `porter calendar handle`.
  */
+
+import { policiesSchema } from '../../calendar/policy/index.js';
 import type { Agent } from './agents.js';
-import type { CalendarConfig } from './config.js';
+import { type CalendarConfig, policiesFromPreferences } from './config.js';
 
 /** Builds the agents; `sourceOf` gives a channel's source (its mail address) by channel name. */
 export function agentsOf(cfg: CalendarConfig, sourceOf: (channel: string) => string | undefined): Agent[] {
@@ -21,7 +23,7 @@ export function agentsOf(cfg: CalendarConfig, sourceOf: (channel: string) => str
       id,
       kind: 'person',
       address: own,
-      name: p.name,
+      name: p.name ?? p.preferences.CN,
       tzid: p.preferences.TZID ?? 'UTC',
       prefs: p.preferences,
       policies: [],
@@ -29,16 +31,19 @@ export function agentsOf(cfg: CalendarConfig, sourceOf: (channel: string) => str
     });
   }
   for (const [id, r] of Object.entries(cfg.resources)) {
+    const own = address('resources', id, r.channel);
+    // imip-agent's scheduling preferences, checked with the config, as the policies they stand for.
+    const imip = policiesFromPreferences(r.preferences, own.slice(own.indexOf('@') + 1));
     agents.push({
       id,
       kind: 'resource',
-      address: address('resources', id, r.channel),
-      name: r.name,
+      address: own,
+      name: r.name ?? r.preferences.CN,
       tzid: r.preferences.TZID ?? r.tzid,
       prefs: r.preferences,
       resourceKind: r.kind,
       capacity: r.capacity,
-      policies: r.policies ?? [{ type: 'free', capacity: r.capacity ?? 1 }],
+      policies: r.policies ?? (imip ? policiesSchema.parse(imip) : [{ type: 'free', capacity: r.capacity ?? 1 }]),
       members: [],
     });
   }
@@ -47,7 +52,7 @@ export function agentsOf(cfg: CalendarConfig, sourceOf: (channel: string) => str
       id,
       kind: 'pool',
       address: address('pools', id, p.channel),
-      name: p.name,
+      name: p.name ?? p.preferences.CN,
       tzid: p.preferences.TZID ?? 'UTC',
       prefs: p.preferences,
       policies: p.policies,

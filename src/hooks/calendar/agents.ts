@@ -20,6 +20,7 @@ import {
   writeCounter,
   writeDeclineCounter,
   writeError,
+  writeFreeBusy,
   writeFreeBusyReply,
   writeInvitation,
   writeRefresh,
@@ -42,6 +43,8 @@ import type {
 import { decide, MemoryBookingIndex, type PolicyConfig, UnionIndex } from '../../calendar/policy/index.js';
 import type { Logger } from '../../core/log.js';
 import type { Preferences } from './config.js';
+import { type AnswerWord, formatPeriod, reasonIn, texts } from './lang.js';
+import { rescheduled } from './reschedule.js';
 import { BookingConflict, type CalendarStore, type ObjectRow, type OccurrenceRow, toBooking } from './store.js';
 import { DAY } from './time.js';
 
@@ -70,6 +73,17 @@ export interface OutgoingPart {
   readonly method: string;
   readonly content: string;
   readonly inReplyTo?: string;
+  /** More text/calendar parts: the agent's free/busy when it bundles it. */
+  readonly attachments?: readonly { readonly filename: string; readonly contentType: string; readonly content: string }[];
+}
+
+/** What an agent made of one mail: the mails to send, and for a person what to tell them of it. */
+export interface Received {
+  readonly parts: OutgoingPart[];
+  /** The iTIP method, or `FREEBUSY` for free/busy; undefined when there was nothing to record (no calendar part, refused, not participating). */
+  readonly method?: string;
+  /** For mail a person received from others: a summary in their language. */
+  readonly summary?: { readonly subject: string; readonly text: string };
 }
 
 export interface IncomingMail {
@@ -202,17 +216,22 @@ export class CalendarAgents {
 
   /** What `agent` does with one mail; never throws for bad input (it is logged and, where allowed, answered). */
   async handle(agent: Agent, mail: IncomingMail): Promise<OutgoingPart[]> {
-    if (!agent.prefs.participating) return [];
+    return (await this.receive(agent, mail)).parts;
+  }
+
+  /** As `handle`, with what the mail was, so the person's copy of it can be passed on as they prefer. */
+  async receive(agent: Agent, mail: IncomingMail): Promise<Received> {
+    if (!agent.prefs.participating) return { parts: [] };
     let parts: { method?: string; text: string }[];
     try {
       parts = await calendarParts(mail.source, { maxBytes: this.#maxBytes });
     } catch (error) {
-      return this.#failed(agent, mail, error, undefined);
+      return { parts: this.#failed(agent, mail, error, undefined) };
     }
     const part = parts[0];
     if (!part) {
       this.#log.debug({ agent: agent.id, sender: mail.sender, messageId: mail.messageId }, 'no calendar part in the mail');
-      return [];
+      return { parts: [] };
     }
     let itip: ReturnType<typeof parseItip>;
     try {
@@ -225,25 +244,59 @@ export class CalendarAgents {
         );
       this.#checkSender(agent, itip, mail.sender);
     } catch (error) {
-      return this.#failed(agent, mail, error, part.text);
+      return { parts: this.#failed(agent, mail, error, part.text) };
     }
     this.#log.info(
       { agent: agent.id, sender: mail.sender, method: itip.method, uids: itip.objects.map((o) => o.uid), messageId: mail.messageId },
       `calendar ${itip.method} for ${agent.id}`,
     );
+    const own = agent.kind === 'person' && mail.sender === agent.address;
+    const summary = agent.kind === 'person' && !own ? this.#summary(agent, itip, mail.sender ?? '') : undefined;
     try {
+      let out: OutgoingPart[];
       if (itip.freebusy) {
         // The person's own free/busy mail (a copy of what they sent) is not theirs to answer.
-        if (agent.kind === 'person' && mail.sender === agent.address) return [];
-        return await this.#freebusy(agent, itip.method, itip.freebusy, mail.sender);
-      }
-      if (agent.kind !== 'person') return await this.#resource(agent, itip.method, itip.objects, mail.sender);
+        out = own ? [] : await this.#freebusy(agent, itip.method, itip.freebusy, mail.sender);
+      } else if (agent.kind !== 'person') out = await this.#resource(agent, itip.method, itip.objects, mail.sender);
       // A person's mail is also taken one at a time, so a REPLY cannot overtake the REQUEST it answers.
-      if (mail.sender === agent.address) return await this.#serial(agent.id, () => this.#personOutgoing(agent, itip.method, itip.objects));
-      return await this.#serial(agent.id, () => this.#personIncoming(agent, itip.method, itip.objects, mail.sender));
+      else if (own) out = await this.#serial(agent.id, () => this.#personOutgoing(agent, itip.method, itip.objects));
+      else out = await this.#serial(agent.id, () => this.#personIncoming(agent, itip.method, itip.objects, mail.sender));
+      return { parts: await this.bundle(agent, out), method: itip.freebusy ? 'FREEBUSY' : itip.method, summary };
     } catch (error) {
-      return this.#failed(agent, mail, error, part.text);
+      return { parts: this.#failed(agent, mail, error, part.text) };
     }
+  }
+
+  /** What a person is told of a scheduling mail they received, in their language. */
+  #summary(agent: Agent, itip: ReturnType<typeof parseItip>, sender: string): { subject: string; text: string } {
+    const t = texts(agent.prefs.LANG);
+    if (itip.freebusy) return { subject: t.summarySubject('FREEBUSY', ''), text: `${t.summary('FREEBUSY', sender, '', '')}\n` };
+    const window = this.window();
+    const lines = itip.objects.map((object) => {
+      const first = occurrences(object, window)[0];
+      const when = first ? formatPeriod(agent.prefs.LANG, agent.tzid, first.start, first.end) : '';
+      return t.summary(itip.method, sender, object.summary ?? object.uid, when);
+    });
+    const title = itip.objects[0]?.summary ?? itip.objects[0]?.uid ?? '';
+    return { subject: t.summarySubject(itip.method, title), text: `${lines.join('\n')}\n\n${t.summaryFooter}\n` };
+  }
+
+  /**
+   * The parts with the agent's free/busy attached (a VFREEBUSY PUBLISH over the published window)
+   * when it bundles free/busy (imip-agent's `freebusy_bundling`), so correspondents learn its
+   * busy time with every message.
+   */
+  async bundle(agent: Agent, parts: OutgoingPart[]): Promise<OutgoingPart[]> {
+    if (parts.length === 0 || agent.prefs.freebusy_bundling !== 'always' || !agent.prefs.freebusy_sharing) return parts;
+    const window = this.publishedWindow();
+    const content = writeFreeBusy({ owner: agent.address, name: agent.name, window, busy: await this.busy(agent, window) });
+    return parts.map((p) => ({
+      ...p,
+      attachments: [
+        ...(p.attachments ?? []),
+        { filename: 'freebusy.ifb', contentType: 'text/calendar; method=PUBLISH; charset=utf-8', content },
+      ],
+    }));
   }
 
   /** The roles RFC 5546 gives each method: an attendee replies for itself, the organizer sends the rest. */
@@ -288,7 +341,7 @@ export class CalendarAgents {
         [mail.sender],
         'REPLY',
         content,
-        `Not understood: ${status.code} ${status.text}`,
+        `${texts(agent.prefs.LANG).notUnderstood}: ${status.code} ${status.text}`,
         `${error.message}\n`,
         mail.messageId,
       ),
@@ -326,6 +379,7 @@ export class CalendarAgents {
             this.#ignoreOlder(agent, method, object);
             continue;
           }
+          this.#checkOrganizer(agent, object, stored);
           const mine = object.attendees.find((a) => a.address === agent.address);
           await this.#putObject(agent, object, mine?.partstat ?? '');
           if (method === 'REQUEST') await this.#putPending(agent, 'REQUEST', object, object.organizer ?? sender ?? '');
@@ -413,6 +467,24 @@ export class CalendarAgents {
     return [];
   }
 
+  /**
+   * A REQUEST that gives a stored event another ORGANIZER is allowed by `organiser_replacement`:
+   * `any`, `attendee` (the new organizer was one of the event's attendees: the meeting was handed
+   * over) or `never`.
+   */
+  #checkOrganizer(agent: Agent, object: CalendarObject, stored: CalendarObject | undefined): void {
+    if (!stored?.organizer || !object.organizer || stored.organizer === object.organizer) return;
+    const rule = agent.prefs.organiser_replacement;
+    if (rule === 'any' || (rule === 'attendee' && stored.attendees.some((a) => a.address === object.organizer))) {
+      this.#log.info({ agent: agent.id, uid: object.uid, from: stored.organizer, to: object.organizer }, 'the event has a new organizer');
+      return;
+    }
+    throw new ItipRefusal(
+      { code: '3.7', text: 'Invalid calendar user' },
+      `${object.organizer} may not replace ${stored.organizer} as the organizer of ${object.uid} (organiser_replacement: ${rule})`,
+    );
+  }
+
   #ignoreOlder(agent: Agent, method: string, object: CalendarObject): void {
     this.#log.info({ agent: agent.id, uid: object.uid, sequence: object.sequence }, `an older ${method} than the stored event: ignored`);
   }
@@ -447,8 +519,8 @@ export class CalendarAgents {
         [object.organizer],
         'REFRESH',
         content,
-        `Refresh: ${object.summary ?? object.uid}`,
-        'Please send the whole event again.\n',
+        `${texts(agent.prefs.LANG).refresh}: ${object.summary ?? object.uid}`,
+        `${texts(agent.prefs.LANG).refreshText}\n`,
       ),
     ];
   }
@@ -456,7 +528,7 @@ export class CalendarAgents {
   #refresh(agent: Agent, stored: CalendarObject, sender: string | undefined): OutgoingPart[] {
     if (agent.prefs.event_refreshing !== 'always' || !sender) return [];
     const content = writeRequest(stored, 'REQUEST');
-    return [this.#part(agent, [sender], 'REQUEST', content, stored.summary ?? stored.uid, 'The event as it stands.\n')];
+    return [this.#part(agent, [sender], 'REQUEST', content, stored.summary ?? stored.uid, `${texts(agent.prefs.LANG).asItStands}\n`)];
   }
 
   /** The person's busy time: every stored event they did not decline. */
@@ -483,6 +555,28 @@ export class CalendarAgents {
     return busyPeriods(objects, window);
   }
 
+  /**
+   * Another calendar user's busy time as `agent` (a person) knows it from the mail it received
+   * (imip-agent's free/busy of others): the events that user organizes and invited the person to
+   * count as busy for them (a CANCEL takes them away with the event or its dates), and the last
+   * VFREEBUSY REPLY or PUBLISH they sent is added over its own span. Undefined when the person's
+   * agent knows nothing of `address`.
+   */
+  async othersBusy(agent: Agent, address: string, window: Period): Promise<BusyPeriod[] | undefined> {
+    if (agent.kind !== 'person' || address === agent.address) return undefined;
+    const rows = (await this.store.objects(agent.id)).filter((r) => r.organizer === address);
+    const received = await this.store.freeBusyOf(agent.id, address);
+    if (rows.length === 0 && !received) return undefined;
+    const fromEvents = busyPeriods(
+      rows.map((r) => parseObject(r.ics)),
+      window,
+    );
+    const fromFreeBusy = (received?.busy ?? [])
+      .filter((b) => b.end > window.start && b.start < window.end)
+      .map((b) => ({ start: Math.max(b.start, window.start), end: Math.min(b.end, window.end), type: b.type }));
+    return mergeBusy([...fromEvents, ...fromFreeBusy]);
+  }
+
   // ---- Free/busy --------------------------------------------------------------------------
 
   async #freebusy(agent: Agent, method: ItipMethod, fb: FreeBusyObject, sender: string | undefined): Promise<OutgoingPart[]> {
@@ -495,7 +589,8 @@ export class CalendarAgents {
       if (!to) return [];
       const busy = await this.busy(agent, { start: fb.start, end: fb.end });
       const content = writeFreeBusyReply({ request: fb, attendee: agent.address, busy });
-      return [this.#part(agent, [to], 'REPLY', content, `Free/busy of ${agent.name ?? agent.address}`, 'Free/busy as requested.\n')];
+      const t = texts(agent.prefs.LANG);
+      return [this.#part(agent, [to], 'REPLY', content, t.freebusyOf(agent.name ?? agent.address), `${t.freebusyText}\n`)];
     }
     if (agent.kind === 'person') {
       const whose = method === 'REPLY' ? (fb.attendees[0] ?? sender) : (fb.organizer ?? sender);
@@ -542,6 +637,7 @@ export class CalendarAgents {
           this.#ignoreOlder(agent, method, object);
           return [];
         }
+        this.#checkOrganizer(agent, object, stored);
         if (object.status === 'CANCELLED') return this.#resourceCancel(agent, object, stored);
         return this.#decideAndBook(agent, object);
       case 'ADD':
@@ -782,9 +878,12 @@ export class CalendarAgents {
   #answer(agent: Agent, object: CalendarObject, organizer: string, decision: Decision): OutgoingPart {
     const title = object.summary ?? object.uid;
     const who = agent.name ?? agent.address;
+    const t = texts(agent.prefs.LANG);
+    // The decision is recorded with the policy's own (English) reason; the organizer reads it in the agent's language.
+    const reason = reasonIn(agent.prefs.LANG, decision, who, agent.tzid);
     if (decision.outcome === 'COUNTER' && decision.counter) {
-      const content = writeCounter({ object, attendee: agent.address, period: decision.counter, comment: decision.reason });
-      return this.#part(agent, [organizer], 'COUNTER', content, `New time proposed: ${title}`, `${who}: ${decision.reason}\n`);
+      const content = writeCounter({ object, attendee: agent.address, period: decision.counter, comment: reason });
+      return this.#part(agent, [organizer], 'COUNTER', content, `${t.proposed}: ${title}`, `${who}: ${reason}\n`);
     }
     const partstat: PartStat =
       decision.outcome === 'ACCEPTED' || decision.outcome === 'TENTATIVE' || decision.outcome === 'DELEGATED'
@@ -794,14 +893,13 @@ export class CalendarAgents {
       object,
       attendee: agent.address,
       partstat,
-      comment: decision.reason,
+      comment: reason,
       ...((decision.outcome === 'ACCEPTED' || decision.outcome === 'TENTATIVE') && decision.declinedInstances
         ? { declinedInstances: decision.declinedInstances }
         : {}),
     });
-    const word =
-      { ACCEPTED: 'Accepted', TENTATIVE: 'Tentative', DELEGATED: 'Delegated', DECLINED: 'Declined' }[partstat as string] ?? 'Declined';
-    return this.#part(agent, [organizer], 'REPLY', content, `${word}: ${title}`, `${who}: ${decision.reason}\n`);
+    const word = t.answer[partstat as AnswerWord] ?? t.answer.DECLINED;
+    return this.#part(agent, [organizer], 'REPLY', content, `${word}: ${title}`, `${who}: ${reason}\n`);
   }
 
   /** A pool's booking passed on: a member hosted here decides at once and answers as itself; another gets the request. */
@@ -815,14 +913,19 @@ export class CalendarAgents {
         'REQUEST',
         writeRequest(object, 'REQUEST'),
         object.summary ?? object.uid,
-        `Passed on by ${agent.name ?? agent.address}.\n`,
+        `${texts(agent.prefs.LANG).passedOnBy(agent.name ?? agent.address)}\n`,
       ),
     ];
   }
 
   // ---- What a person does on the web page --------------------------------------------------
 
-  /** Answers a pending request as the person: the reply to send; the event leaves the pending list. */
+  /**
+   * Answers a pending request as the person: the reply to send; the event leaves the pending list.
+   * A counter-proposal the person received as organizer is taken (`ACCEPTED`: the event moves to
+   * the proposed time and goes to every attendee as a REQUEST with a higher SEQUENCE) or turned
+   * down (`DECLINED`: a DECLINECOUNTER to the attendee who proposed it).
+   */
   async answer(
     agent: Agent,
     uid: string,
@@ -834,32 +937,60 @@ export class CalendarAgents {
     const object = parseObject(pending.ics);
     const organizer = object.organizer ?? pending.sender;
     const title = object.summary ?? uid;
+    const t = texts(agent.prefs.LANG);
     let part: OutgoingPart;
     if (pending.method === 'COUNTER') {
-      if (answer !== 'DECLINED')
-        throw new AnswerError(409, 'answer: a counter-proposal can only be DECLINED here; send a new invitation to take it');
-      const content = writeDeclineCounter({ object, attendee: pending.sender, comment: o.comment });
-      part = this.#part(
-        agent,
-        [pending.sender],
-        'DECLINECOUNTER',
-        content,
-        `Proposal declined: ${title}`,
-        o.comment ?? 'Proposal declined.\n',
-      );
+      if (answer === 'ACCEPTED') part = await this.#takeCounter(agent, object, o.comment);
+      else if (answer === 'DECLINED') {
+        const content = writeDeclineCounter({ object, attendee: pending.sender, comment: o.comment });
+        part = this.#part(
+          agent,
+          [pending.sender],
+          'DECLINECOUNTER',
+          content,
+          `${t.proposalDeclined}: ${title}`,
+          `${o.comment ?? t.proposalDeclined}\n`,
+        );
+      } else throw new AnswerError(409, `answer: a counter-proposal is ACCEPTED or DECLINED, not ${answer}`);
     } else if (answer === 'COUNTER') {
       if (!o.counter) throw new AnswerError(400, 'counter: needed with answer COUNTER');
       const content = writeCounter({ object, attendee: agent.address, period: o.counter, comment: o.comment });
-      part = this.#part(agent, [organizer], 'COUNTER', content, `New time proposed: ${title}`, o.comment ?? 'Another time, please.\n');
+      part = this.#part(agent, [organizer], 'COUNTER', content, `${t.proposed}: ${title}`, `${o.comment ?? t.anotherTime}\n`);
     } else {
       const content = writeReply({ object, attendee: agent.address, partstat: answer, comment: o.comment });
       const stored = await this.store.object(agent.id, uid);
       await this.#putObject(agent, withPartstat(stored ? parseObject(stored.ics) : object, agent.address, answer), answer);
-      const word = answer === 'ACCEPTED' ? 'Accepted' : answer === 'TENTATIVE' ? 'Tentative' : 'Declined';
-      part = this.#part(agent, [organizer], 'REPLY', content, `${word}: ${title}`, o.comment ?? `${word}.\n`);
+      const word = t.answer[answer];
+      part = this.#part(agent, [organizer], 'REPLY', content, `${word}: ${title}`, `${o.comment ?? `${word}.`}\n`);
     }
     await this.store.deletePending(agent.id, uid);
-    return part;
+    return (await this.bundle(agent, [part]))[0] as OutgoingPart;
+  }
+
+  /** The person's event moved to the time an attendee proposed: stored, and the new REQUEST to every attendee. */
+  async #takeCounter(agent: Agent, counter: CalendarObject, comment: string | undefined): Promise<OutgoingPart> {
+    const row = await this.store.object(agent.id, counter.uid);
+    const stored = row ? parseObject(row.ics) : undefined;
+    if (!stored || stored.organizer !== agent.address)
+      throw new AnswerError(409, `uid: ${counter.uid} is not an event ${agent.address} organizes here, so it cannot be moved`);
+    if (counter.instances.length > 0 && !counter.recurring && stored.recurring)
+      throw new AnswerError(409, 'answer: a proposal for one date of a series is taken by inviting to that date again');
+    const proposed = occurrences(counter, { start: -8.64e15, end: 8.64e15 })[0];
+    if (!proposed) throw new AnswerError(409, 'answer: the counter-proposal names no time');
+    const { text, object } = rescheduled(stored, proposed, agent.address);
+    await this.#putObject(agent, object, row?.partstat ?? '');
+    const to = object.attendees.map((a) => a.address).filter((a) => a !== agent.address);
+    const title = object.summary ?? object.uid;
+    const t = texts(agent.prefs.LANG);
+    const when = formatPeriod(agent.prefs.LANG, agent.tzid, proposed.start, proposed.end);
+    return this.#part(
+      agent,
+      to,
+      'REQUEST',
+      text,
+      `${t.newTime}: ${title}`,
+      `${comment ?? t.invites(agent.name ?? agent.address, `${title} (${when})`)}\n`,
+    );
   }
 
   /** A new event organized by the person: the invitation to send, and the event in their schedule. */
@@ -883,7 +1014,18 @@ export class CalendarAgents {
     await this.#putObject(agent, object, '');
     return {
       uid: object.uid,
-      part: this.#part(agent, o.attendees, 'REQUEST', text, o.summary, `${agent.name ?? agent.address} invites you: ${o.summary}\n`),
+      part: (
+        await this.bundle(agent, [
+          this.#part(
+            agent,
+            o.attendees,
+            'REQUEST',
+            text,
+            o.summary,
+            `${texts(agent.prefs.LANG).invites(agent.name ?? agent.address, o.summary)}\n`,
+          ),
+        ])
+      )[0] as OutgoingPart,
     };
   }
 }

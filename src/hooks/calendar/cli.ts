@@ -162,5 +162,8 @@ function show(part: OutgoingPart): string {
     `Subject: ${part.subject}`,
     `Content-Type: text/calendar; method=${part.method}; charset=utf-8`,
   ];
-  return `${head.join('\n')}\n\n${part.content.replace(/\r\n/g, '\n')}\n`;
+  const attached = (part.attachments ?? []).map(
+    (a) => `\n--- attached ${a.filename} (${a.contentType})\n${a.content.replace(/\r\n/g, '\n')}\n`,
+  );
+  return `${head.join('\n')}\n\n${part.content.replace(/\r\n/g, '\n')}\n${attached.join('')}`;
 }

@@ -10,7 +10,7 @@ import { Hook } from '../../core/hook.js';
 import type { SentMessage } from '../../core/message.js';
 import { isMailSending } from '../../mail/local.js';
 import { agentsOf } from './agent-list.js';
-import { type Agent, CalendarAgents, type OutgoingPart } from './agents.js';
+import { type Agent, CalendarAgents, type OutgoingPart, type Received } from './agents.js';
 import { type CalendarConfig, calendarConfigSchema } from './config.js';
 import { registerCalendarRoutes } from './routes.js';
 import { CALENDAR_MIGRATION_OWNER, CalendarStore, calendarMigrations } from './store.js';
@@ -82,12 +82,12 @@ export class CalendarHook extends Hook<CalendarConfig> {
     const agent = this.#byChannel.get(sent.channel.key);
     if (!agent || !isMailLike(sent.raw)) return;
     const mail = sent.raw;
-    const parts = await this.agents.handle(agent, {
+    const received = await this.agents.receive(agent, {
       source: mail.source,
       sender: mail.from?.address.toLowerCase(),
       messageId: mail.messageId,
     });
-    for (const part of parts) {
+    for (const part of received.parts) {
       try {
         await this.send(part);
       } catch (error) {
@@ -95,12 +95,42 @@ export class CalendarHook extends Hook<CalendarConfig> {
       }
     }
     const forward = agent.kind === 'person' ? this.config.people[agent.id]?.forward : undefined;
-    if (forward) {
-      try {
-        await this.#plugFor(agent.address).sendMail({ from: agent.address, to: [forward], raw: mail.source });
-      } catch (error) {
-        this.log.error({ err: error, agent: agent.id, to: forward }, 'cannot pass the mail on');
+    if (forward) await this.#passOn(agent, forward, mail, received);
+  }
+
+  /**
+   * Passes a mail on to the address the person reads, as their `incoming` preference says: the
+   * mail whole, a summary of what it was (in their language) with the mail attached or followed
+   * by it, or the summary alone. Free/busy mail is only recorded unless `freebusy_messages` is
+   * `notify`; mail that was not scheduling mail (or was refused) goes on whole.
+   */
+  async #passOn(agent: Agent, forward: string, mail: MailLike, received: Received): Promise<void> {
+    const prefs = agent.prefs;
+    if (received.method === 'FREEBUSY' && prefs.freebusy_messages !== 'notify') return;
+    const summary = received.method ? received.summary : undefined;
+    const how = summary ? prefs.incoming : 'message-only';
+    const plug = () => this.#plugFor(agent.address);
+    try {
+      if (how === 'message-only' || how === 'summary-then-message') {
+        if (how === 'summary-then-message' && summary)
+          await plug().sendMail({ from: agent.address, fromName: agent.name, to: [forward], subject: summary.subject, text: summary.text });
+        await plug().sendMail({ from: agent.address, to: [forward], raw: mail.source });
+        return;
       }
+      if (!summary) return;
+      await plug().sendMail({
+        from: agent.address,
+        fromName: agent.name,
+        to: [forward],
+        subject: summary.subject,
+        text: summary.text,
+        ...(how === 'summary-wraps-message'
+          ? { attachments: [{ filename: 'message.eml', contentType: 'message/rfc822', content: mail.source }] }
+          : {}),
+        ...(mail.messageId ? { inReplyTo: mail.messageId } : {}),
+      });
+    } catch (error) {
+      this.log.error({ err: error, agent: agent.id, to: forward }, 'cannot pass the mail on');
     }
   }
 
@@ -122,6 +152,7 @@ export class CalendarHook extends Hook<CalendarConfig> {
       subject: part.subject,
       text: part.text,
       calendar: { method: part.method, content: part.content },
+      ...(part.attachments?.length ? { attachments: part.attachments } : {}),
       inReplyTo: part.inReplyTo,
     });
     this.log.info({ from: part.from, to: part.to, method: part.method, messageId }, `sent ${part.method}`);

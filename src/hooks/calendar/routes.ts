@@ -158,8 +158,13 @@ export function registerCalendarRoutes(app: FastifyInstance, ctx: CalendarRoutes
   );
 
   app.get<{ Querystring: Record<string, string> }>('/api/calendar/freebusy', async (request, reply) => {
-    const q = rangeQuery.extend({ who: z.string().min(1, 'name at least one address') }).safeParse(request.query);
+    const q = rangeQuery
+      .extend({ who: z.string().min(1, 'name at least one address'), as: z.string().min(1).optional() })
+      .safeParse(request.query);
     if (!q.success) return bad(reply, q.error);
+    // `as`: the person whose agent's knowledge fills in for calendars that are not shared.
+    const viewer = q.data.as === undefined ? undefined : find('person', q.data.as);
+    if (q.data.as !== undefined && !viewer) return reply.code(404).send({ error: `as: no person "${q.data.as}"` });
     const now = Date.now();
     const start = q.data.start ?? now;
     const end = q.data.end ?? start + 7 * DAY;
@@ -171,7 +176,10 @@ export function registerCalendarRoutes(app: FastifyInstance, ctx: CalendarRoutes
       if (!who) continue;
       const agent = agents.byAddress.get(who);
       if (!agent?.prefs.freebusy_sharing) {
-        calendars[who] = { unknown: true };
+        const known = viewer ? await agents.othersBusy(viewer, who, { start, end }) : undefined;
+        calendars[who] = known
+          ? { busy: known.map((b) => ({ start: iso(b.start), end: iso(b.end), type: b.type })), as: viewer?.id }
+          : { unknown: true };
         continue;
       }
       const busy = await agents.busy(agent, { start, end });

@@ -106,6 +106,7 @@ describe('reading answers', () => {
         'ann@example.org': [{ start: '2026-11-23T08:00:00Z', end: '2026-11-23T09:00:00Z', type: 'BUSY-TENTATIVE' }],
         'zed@elsewhere.org': { unknown: true },
         'room1@example.org': [],
+        'org@elsewhere.org': { busy: [{ start: '2026-11-23T10:00:00Z', end: '2026-11-23T11:00:00Z', type: 'BUSY' }], as: 'ann' },
       },
     });
     expect(fb.calendars['ann@example.org']).toEqual({
@@ -114,6 +115,12 @@ describe('reading answers', () => {
     });
     expect(fb.calendars['zed@elsewhere.org']).toEqual({ unknown: true });
     expect(fb.calendars['room1@example.org']).toEqual({ unknown: false, busy: [] });
+    // Not shared, but known to Ann's agent from the mail it received.
+    expect(fb.calendars['org@elsewhere.org']).toEqual({
+      unknown: false,
+      busy: [{ start: Date.parse('2026-11-23T10:00:00Z'), end: Date.parse('2026-11-23T11:00:00Z'), type: 'BUSY' }],
+      as: 'ann',
+    });
   });
 
   it('rejects a wrong answer naming the field', () => {

@@ -115,8 +115,11 @@ export interface BusyBlock {
   readonly type: string;
 }
 
-/** One address's free/busy: its busy blocks, or `unknown` when this porter may not tell. */
-export type Calendar = { readonly unknown: false; readonly busy: readonly BusyBlock[] } | { readonly unknown: true };
+/**
+ * One address's free/busy: its busy blocks, or `unknown` when this porter may not tell. `as` names
+ * the person whose agent knows the blocks from mail it received (the calendar is not shared).
+ */
+export type Calendar = { readonly unknown: false; readonly busy: readonly BusyBlock[]; readonly as?: string } | { readonly unknown: true };
 
 export interface FreeBusy {
   readonly start: number;
@@ -236,7 +239,11 @@ export function readFreeBusy(json: unknown): FreeBusy {
     // An address this porter may not show is `{ "unknown": true }`; a known one is its list of blocks.
     if (Array.isArray(value)) out[address] = { unknown: false, busy: calendars.list(address, readBusy) };
     else if (calendars.object(address).boolean('unknown', false)) out[address] = { unknown: true };
-    else out[address] = { unknown: false, busy: calendars.object(address).list('busy', readBusy) };
+    else {
+      const calendar = calendars.object(address);
+      const as = calendar.optionalString('as');
+      out[address] = { unknown: false, busy: calendar.list('busy', readBusy), ...(as === undefined ? {} : { as }) };
+    }
   }
   return { start: r.time('start'), end: r.time('end'), calendars: out };
 }
@@ -316,8 +323,13 @@ export function fetchResourceBookings(
   return call(`${BASE}/resources/${seg(id)}/bookings${query(params)}`, readResourceBookings, signal ? { signal } : {});
 }
 
-export function fetchFreeBusy(who: readonly string[], start: number, end: number, signal?: AbortSignal): Promise<FreeBusy> {
-  return call(`${BASE}/freebusy${query({ who: who.join(','), start: iso(start), end: iso(end) })}`, readFreeBusy, signal ? { signal } : {});
+/** Free/busy of `who`; calendars not shared are filled in with what person `as` knows of them. */
+export function fetchFreeBusy(who: readonly string[], start: number, end: number, signal?: AbortSignal, as?: string): Promise<FreeBusy> {
+  return call(
+    `${BASE}/freebusy${query({ who: who.join(','), start: iso(start), end: iso(end), as })}`,
+    readFreeBusy,
+    signal ? { signal } : {},
+  );
 }
 
 export function sendInvitation(invitation: Invitation): Promise<{ uid: string; messageId: string }> {

@@ -1,7 +1,7 @@
 // One scheduling request waiting for the person's answer: accept, tentative, decline, or propose
 // another time (a COUNTER), with an optional comment; the answer goes out as mail from the person.
-// A counter-proposal an attendee sent the person can only be declined here: taking it is a new
-// invitation, which the planner sends.
+// A counter-proposal an attendee sent the person (the organiser) is taken here (the event moves to
+// the proposed time and goes to every attendee again) or declined.
 import { type FormEvent, useId, useState } from 'react';
 import { Link } from '../router.js';
 import { type Answer, type AnswerBody, answerPending, type PendingRequest } from './api.js';
@@ -36,8 +36,13 @@ export function PendingItem({ personId, request, tz, onAnswered }: PendingItemPr
     setError(undefined);
     try {
       await answerPending(personId, request.uid, comment.trim() ? { ...body, comment: comment.trim() } : body);
-      const done = request.method === 'COUNTER' ? 'Declined the proposal' : DONE[body.answer];
-      onAnswered(request.uid, `${done}: “${request.summary || request.uid}”. The reply was sent to ${request.organizer}.`);
+      const proposal = request.method === 'COUNTER';
+      const done = proposal ? (body.answer === 'ACCEPTED' ? 'Took the proposed time' : 'Declined the proposal') : DONE[body.answer];
+      const to = proposal && body.answer === 'ACCEPTED' ? 'every attendee' : request.organizer;
+      onAnswered(
+        request.uid,
+        `${done}: “${request.summary || request.uid}”. The ${proposal && body.answer === 'ACCEPTED' ? 'new invitation' : 'reply'} was sent to ${to}.`,
+      );
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
       setBusy(false);
@@ -66,6 +71,9 @@ export function PendingItem({ personId, request, tz, onAnswered }: PendingItemPr
         <legend className="cal-hidden">Answer “{title}”</legend>
         {proposal ? (
           <>
+            <button type="button" disabled={busy} onClick={() => void send({ answer: 'ACCEPTED' })}>
+              Take the proposed time
+            </button>
             <button type="button" disabled={busy} onClick={() => void send({ answer: 'DECLINED' })}>
               Decline the proposal
             </button>

@@ -64,7 +64,9 @@ function Planner({ agents, search }: { agents: Agents; search: URLSearchParams }
   const slots = useMemo(() => gridSlots(shape), [shapeKey]);
   const window_ = gridWindow(shape);
   const addresses = [organiser.address, ...others];
-  const fb = useLoad(`${addresses.join(',')}|${shapeKey}`, (signal) => fetchFreeBusy(addresses, window_.start, window_.end, signal));
+  const fb = useLoad(`${organiser.id}|${addresses.join(',')}|${shapeKey}`, (signal) =>
+    fetchFreeBusy(addresses, window_.start, window_.end, signal, organiser.id),
+  );
 
   const [selection, setSelection] = useState<{ key: string; span: Selection }>();
   const gridKey = `${shapeKey}|${addresses.join(',')}`;
@@ -75,7 +77,9 @@ function Planner({ agents, search }: { agents: Agents; search: URLSearchParams }
     const agent = agentByAddress(agents, address);
     return {
       address,
-      name: `${agent?.name ?? address}${address === organiser.address ? ' (organiser)' : ''}`,
+      name: `${agent?.name ?? address}${address === organiser.address ? ' (organiser)' : ''}${
+        calendar && !calendar.unknown && calendar.as ? ` (as ${organiser.name} knows it)` : ''
+      }`,
       unknown: calendar?.unknown ?? false,
       states: fb.data ? rowStates(calendar, slots) : slots.map(() => 'unknown' as const),
     };
