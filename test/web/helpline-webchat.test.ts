@@ -3,7 +3,7 @@
 // ask for a chat on the client page, wait, are paired and exchange lines both ways with the staff
 // member; one leaves, the staff member ends the other chat; the console then shows both transcripts
 // and the statistics. Also the closed message when no one is on duty, a client's dropped socket
-// resumed without a leave, and a blocked client refused.
+// resumed without a leave, a waiting client giving up their place, and a blocked client refused.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, WebSocketRoute } from 'playwright-core';
@@ -116,7 +116,7 @@ describe('the helpline pages on porter’s web chat', () => {
   );
 
   it(
-    'resumes a client whose socket dropped, without a leave in the room',
+    'resumes a client whose socket dropped, without a leave in the room; a waiting client leaves the queue',
     async () => {
       const staff = await pages.staffLogsIn();
       const chat = await pages.goAvailable(staff, 1);
@@ -131,6 +131,16 @@ describe('the helpline pages on porter’s web chat', () => {
       await pages.say(client, 'Before the drop');
       await pages.seen(chat.getByRole('log').getByText('Before the drop'));
       const room = (await chat.getAttribute('data-room')) ?? '';
+
+      // Meanwhile another client waits, and gives up their place.
+      const other = await pages.open('/helpline');
+      await other.getByRole('button', { name: 'Ask for a chat' }).click();
+      await pages.seen(other.getByRole('status').getByText('You are number 1 in the queue.'));
+      await pages.seen(staff.getByRole('table', { name: 'Queue' }));
+      await other.getByRole('button', { name: 'Leave the queue' }).click();
+      await pages.seen(other.getByRole('status').getByText('You left the queue.'));
+      await pages.seen(staff.getByText('No one is waiting.'));
+      expect(await (host.hooks.get('desk') as HelplineHook).desk.store.waiting()).toEqual([]);
 
       // The network drops: porter and the page each see their socket close without a bye.
       const first = sockets[0];

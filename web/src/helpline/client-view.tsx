@@ -137,13 +137,15 @@ export function ClientView({ search }: PageProps) {
       if (current.kind === 'waiting')
         void fetch(`${api}/queue/${encodeURIComponent(current.ticket)}`, { method: 'DELETE', keepalive: true });
       void connection.current?.close();
+      connection.current = undefined;
     };
     window.addEventListener('pagehide', bye);
+    // Going to another page of the app does the same.
     return () => {
       window.removeEventListener('pagehide', bye);
+      bye();
     };
   }, [api]);
-  useEffect(() => () => void connection.current?.close(), []);
 
   const ask = async () => {
     setProblem(undefined);
@@ -172,11 +174,9 @@ export function ClientView({ search }: PageProps) {
     const chat = connection.current;
     connection.current = undefined;
     setStage({ kind: 'done', message: 'You left the chat. Thank you for talking with us.' });
-    try {
-      await chat?.leave(room);
-    } finally {
-      await chat?.close();
-    }
+    // A connection already gone has nothing to leave; the room saw it go.
+    await chat?.leave(room).catch(() => undefined);
+    await chat?.close();
   };
 
   if (apiProblem) {
