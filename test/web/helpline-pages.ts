@@ -144,6 +144,12 @@ export function helplinePages(options: HelplinePagesOptions): HelplinePages {
       await seen(clientB.getByRole('log').getByText(b.reply, { exact: true }));
       await seen(staff.getByText('No one is waiting.'));
 
+      // Two rooms is the helpline's limit in these tests (max-chats-per-staff: 2): a third is refused in words.
+      await eventually('a room ready for a third chat', async () => (await options.roomReady()) || undefined, 30_000);
+      await staff.getByRole('button', { name: 'Go available' }).click();
+      await seen(staff.getByRole('alert').getByText('You hold as many chats as you may. End one first.'));
+      expect(await staff.getByRole('region', { name: 'Chat 3', exact: true }).count()).toBe(0);
+
       // Each room carried its own conversation only.
       expect(await chat1.getByRole('log').getByText(b.sayHello).count()).toBe(0);
       expect(await clientB.getByRole('log').getByText(a.reply).count()).toBe(0);
