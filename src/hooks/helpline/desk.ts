@@ -34,6 +34,8 @@ export interface DeskOptions {
   readonly historyLength: number;
   /** How long an invitation waits for its client, in ms. */
   readonly inviteMs: number;
+  /** How long a room given to a staff member waits for them to come in before it goes back to the pool, in ms. */
+  readonly staffJoinMs: number;
   /** How a page reaches the rooms; shown with every room and invitation. */
   readonly chat: ChatReach;
 }
@@ -197,11 +199,43 @@ export class HelplineDesk {
       await this.#inRoom(row.room, () => this.#destroy(row.room, row.state, 'the chat has ended'));
     }
     await this.store.eraseBodies(now - this.#o.historyDays * 86_400_000);
+    await this.releaseUnjoined(now);
     const freed = await this.store.expireInvites(now - this.#o.inviteMs);
     if (freed.length > 0) {
       this.#o.log.info({ rooms: freed }, 'invitations not taken up lapsed; the rooms wait for the next client');
       this.#changed();
       this.pair();
+    }
+  }
+
+  /**
+   * Rooms given to a staff member who has not come in within `staff-join-timeout` go back to the
+   * pool, so they stop counting against the staff member's limit. The room gets a new password
+   * first (the staff member knew the old one); should they come in meanwhile, the row still
+   * learns the new password, which the server now has.
+   */
+  async releaseUnjoined(now = Date.now()): Promise<void> {
+    for (const row of await this.store.unjoinedClaims(now - this.#o.staffJoinMs)) {
+      await this.#inRoom(row.room, async () => {
+        const password = newPassword();
+        try {
+          await this.#o.plug.configureRoom(this.#channel(row.room), this.#roomOptions(password));
+        } catch (error) {
+          this.#o.log.warn(
+            { err: error, room: row.room, staff: row.staff },
+            'cannot re-key a room its staff member did not enter; trying again later',
+          );
+          return;
+        }
+        if (await this.store.releaseClaim(row, password, now)) {
+          this.#o.log.info(
+            { room: row.room, staff: row.staff, givenAt: new Date(row.state_at).toISOString() },
+            'the staff member did not enter the room given to them; it went back to the pool',
+          );
+        } else {
+          await this.store.rekey(row.room, password);
+        }
+      });
     }
   }
 

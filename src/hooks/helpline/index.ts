@@ -77,6 +77,8 @@ export const helplineConfigSchema = (refs: ConfigRefs) =>
     upkeep: z.number().positive().default(10),
     /** Seconds an invitation waits for its client before the room goes to the next one. */
     'invite-timeout': z.number().positive().default(120),
+    /** Seconds a room given to a staff member waits for them to come in before it goes back to the pool. */
+    'staff-join-timeout': z.number().positive().default(120),
     'closed-message': z.string().min(1).default('The helpline is closed now. Please try again later.'),
     /** The key of the client fingerprint (an HMAC of the client's address). */
     'fingerprint-secret': z.string().min(16, 'the fingerprint secret must be at least 16 characters'),
@@ -156,6 +158,7 @@ export class HelplineHook extends Hook<HelplineConfig> {
       historyDays: cfg.history.days,
       historyLength: cfg.history.replay,
       inviteMs: cfg['invite-timeout'] * 1000,
+      staffJoinMs: cfg['staff-join-timeout'] * 1000,
       staff: cfg.staff,
       chat,
       fingerprintSecret: cfg['fingerprint-secret'],

@@ -17,7 +17,7 @@ export interface RoomRow {
   room: string;
   password: string;
   state: RoomState;
-  /** ms since the epoch of the last state change. */
+  /** ms since the epoch of the last state change; for a room given to staff and not yet entered, of the handing out. */
   state_at: number;
   /** The staff member the room was given to, once given. */
   staff: string | null;
@@ -201,6 +201,7 @@ export class HelplineStore {
     staff: string,
     max: number,
     ready: (room: string) => Promise<boolean> | boolean = () => true,
+    now = Date.now(),
   ): Promise<RoomRow | 'limit' | 'none'> {
     const held = await this.#db
       .selectFrom('helpline_room')
@@ -222,15 +223,46 @@ export class HelplineStore {
       if (!(await ready(candidate.room))) continue;
       const result = await this.#db
         .updateTable('helpline_room')
-        .set({ staff })
+        // The time of handing out: a staff member who does not come is released from it later.
+        .set({ staff, state_at: now })
         .where('desk', '=', this.desk)
         .where('room', '=', candidate.room)
         .where('state', '=', 'available')
         .where('staff', 'is', null)
         .executeTakeFirst();
-      if (Number(result.numUpdatedRows) === 1) return { ...candidate, staff };
+      if (Number(result.numUpdatedRows) === 1) return { ...candidate, staff, state_at: now };
     }
     return 'none';
+  }
+
+  /** Rooms given to a staff member at or before `before` whom the room has not seen come in. */
+  unjoinedClaims(before: number): Promise<RoomRow[]> {
+    return this.#db
+      .selectFrom('helpline_room')
+      .selectAll()
+      .where('desk', '=', this.desk)
+      .where('state', '=', 'available')
+      .where('staff', 'is not', null)
+      .where('state_at', '<=', before)
+      .orderBy('state_at')
+      .execute();
+  }
+
+  /**
+   * Returns a room given to `row.staff` to the pool with a new password, if it is still theirs and
+   * not entered (the conditional update loses to a join that got there first); false otherwise.
+   */
+  async releaseClaim(row: RoomRow, password: string, now = Date.now()): Promise<boolean> {
+    const result = await this.#db
+      .updateTable('helpline_room')
+      .set({ staff: null, password, state_at: now })
+      .where('desk', '=', this.desk)
+      .where('room', '=', row.room)
+      .where('state', '=', 'available')
+      .where('staff', '=', row.staff)
+      .where('state_at', '=', row.state_at)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
   }
 
   /** A new password for a room the server lost and porter made again. */
