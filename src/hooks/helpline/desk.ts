@@ -93,7 +93,7 @@ export class HelplineDesk {
 
   /** After porter starts: every live room is rejoined with its stored password and its row corrected. */
   async recover(): Promise<void> {
-    for (const row of await this.store.rooms(LIVE_STATES)) {
+    for (const row of await this.store.ownRooms(LIVE_STATES)) {
       const channel = this.#channel(row.room);
       let outcome: RejoinOutcome;
       try {
@@ -194,7 +194,7 @@ export class HelplineDesk {
 
   /** Destroys rooms closed for longer than the cleanup timeout and erases old message bodies. */
   async cleanup(now = Date.now()): Promise<void> {
-    for (const row of await this.store.rooms(CLOSED_STATES)) {
+    for (const row of await this.store.ownRooms(CLOSED_STATES)) {
       if (row.state_at > now - this.#o.cleanupMs) continue;
       await this.#inRoom(row.room, () => this.#destroy(row.room, row.state, 'the chat has ended'));
     }
@@ -265,7 +265,7 @@ export class HelplineDesk {
   async rejoinMissing(online: boolean): Promise<void> {
     const missing = new Set<string>();
     if (online) {
-      for (const row of await this.store.rooms(LIVE_STATES)) {
+      for (const row of await this.store.ownRooms(LIVE_STATES)) {
         if (await this.#porterIn(row.room)) continue;
         missing.add(row.room);
         if (!this.#missing.has(row.room)) continue;
@@ -302,8 +302,11 @@ export class HelplineDesk {
       let state: RoomState | undefined = current.state;
       if (state === 'chatting') state = await this.#apply(row.room, state, 'cleanLeave');
       else if (state === 'staffWaiting') state = await this.#apply(row.room, state, 'cleanLeave');
-      if (state && CLOSED_STATES.includes(state)) await this.#destroy(row.room, state, 'the chat was ended by staff');
-      else if (state === 'available') await this.store.transition(row.room, 'available', 'destroyed');
+      // Another instance's room is not in this plug: it stays closed in the store (no one may
+      // join it), and its owner destroys it at its cleanup.
+      if (state && CLOSED_STATES.includes(state)) {
+        if (this.#owns(current)) await this.#destroy(row.room, state, 'the chat was ended by staff');
+      } else if (state === 'available') await this.store.transition(row.room, 'available', 'destroyed');
     });
     this.#changed();
   }
@@ -496,6 +499,12 @@ export class HelplineDesk {
       if (this.#roomChains.get(room) === next) this.#roomChains.delete(room);
     });
     return next;
+  }
+
+  /** Whether this instance's plug made the room (always, when instances are not named). */
+  #owns(row: RoomRow): boolean {
+    const instance = this.store.instance;
+    return instance === undefined || row.owner === null || row.owner === instance;
   }
 
   #channel(room: string): Channel {

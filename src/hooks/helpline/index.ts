@@ -101,6 +101,14 @@ export const helplineConfigSchema = (refs: ConfigRefs) =>
       .default('/api/helpline'),
     /** The longest a client's long poll is held, in seconds. */
     'poll-timeout': z.number().positive().max(120).default(25),
+    /**
+     * This porter's name among several on one database: its rooms are its own (pool, claims,
+     * recovery, upkeep). Without it every instance takes every room for its own.
+     */
+    instance: z
+      .string()
+      .regex(/^[\w.-]{1,64}$/, 'expected a name of letters, digits, ".", "_" or "-" (up to 64)')
+      .optional(),
     /** How the pages reach an XMPP plug's server from the browser. */
     web: z
       .strictObject({
@@ -150,7 +158,7 @@ export class HelplineHook extends Hook<HelplineConfig> {
     }
     const desk = new HelplineDesk({
       plug,
-      store: new HelplineStore(this.host.store, this.name),
+      store: new HelplineStore(this.host.store, this.name, cfg.instance),
       log: this.log,
       poolSize: cfg.pool.size,
       maxChatsPerStaff: cfg['max-chats-per-staff'],
