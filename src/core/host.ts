@@ -309,6 +309,7 @@ export class Host {
       http = await HttpService.create({
         listen: this.config.http.listen,
         publicUrl: this.config.http['public-url'],
+        trustProxy: this.config.http['trust-proxy'],
         log: this.logging.get('porter.http'),
       });
       this.#addStatusRoute(http);

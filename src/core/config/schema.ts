@@ -3,6 +3,7 @@
  * logging) plus porter's services (store, bus, http). Cross-references are checked in validate.ts.
  */
 import { z } from 'zod';
+import { trustProxySchema } from '../../services/http/trust-proxy.js';
 import { parseStoreUrl } from '../../services/store/url.js';
 import { loggingSchema } from '../log.js';
 
@@ -65,6 +66,8 @@ export const httpSchema = z.strictObject({
   listen: listenAddress.default('127.0.0.1:8080'),
   /** The URL people use to reach porter, when behind a proxy; printed at start. */
   'public-url': z.url().optional(),
+  /** Which reverse proxies may give the client's address (X-Forwarded-For); Fastify's trustProxy. */
+  'trust-proxy': trustProxySchema.default(false),
 });
 
 /** The top level without the four named sections, which validate.ts checks entry by entry. */

@@ -34,6 +34,8 @@ export interface DeskOptions {
   readonly historyLength: number;
   /** How long an invitation waits for its client, in ms. */
   readonly inviteMs: number;
+  /** How long a room given to a staff member waits for them to come in before it goes back to the pool, in ms. */
+  readonly staffJoinMs: number;
   /** How a page reaches the rooms; shown with every room and invitation. */
   readonly chat: ChatReach;
 }
@@ -91,7 +93,7 @@ export class HelplineDesk {
 
   /** After porter starts: every live room is rejoined with its stored password and its row corrected. */
   async recover(): Promise<void> {
-    for (const row of await this.store.rooms(LIVE_STATES)) {
+    for (const row of await this.store.ownRooms(LIVE_STATES)) {
       const channel = this.#channel(row.room);
       let outcome: RejoinOutcome;
       try {
@@ -192,16 +194,48 @@ export class HelplineDesk {
 
   /** Destroys rooms closed for longer than the cleanup timeout and erases old message bodies. */
   async cleanup(now = Date.now()): Promise<void> {
-    for (const row of await this.store.rooms(CLOSED_STATES)) {
+    for (const row of await this.store.ownRooms(CLOSED_STATES)) {
       if (row.state_at > now - this.#o.cleanupMs) continue;
       await this.#inRoom(row.room, () => this.#destroy(row.room, row.state, 'the chat has ended'));
     }
     await this.store.eraseBodies(now - this.#o.historyDays * 86_400_000);
+    await this.releaseUnjoined(now);
     const freed = await this.store.expireInvites(now - this.#o.inviteMs);
     if (freed.length > 0) {
       this.#o.log.info({ rooms: freed }, 'invitations not taken up lapsed; the rooms wait for the next client');
       this.#changed();
       this.pair();
+    }
+  }
+
+  /**
+   * Rooms given to a staff member who has not come in within `staff-join-timeout` go back to the
+   * pool, so they stop counting against the staff member's limit. The room gets a new password
+   * first (the staff member knew the old one); should they come in meanwhile, the row still
+   * learns the new password, which the server now has.
+   */
+  async releaseUnjoined(now = Date.now()): Promise<void> {
+    for (const row of await this.store.unjoinedClaims(now - this.#o.staffJoinMs)) {
+      await this.#inRoom(row.room, async () => {
+        const password = newPassword();
+        try {
+          await this.#o.plug.configureRoom(this.#channel(row.room), this.#roomOptions(password));
+        } catch (error) {
+          this.#o.log.warn(
+            { err: error, room: row.room, staff: row.staff },
+            'cannot re-key a room its staff member did not enter; trying again later',
+          );
+          return;
+        }
+        if (await this.store.releaseClaim(row, password, now)) {
+          this.#o.log.info(
+            { room: row.room, staff: row.staff, givenAt: new Date(row.state_at).toISOString() },
+            'the staff member did not enter the room given to them; it went back to the pool',
+          );
+        } else {
+          await this.store.rekey(row.room, password);
+        }
+      });
     }
   }
 
@@ -231,7 +265,7 @@ export class HelplineDesk {
   async rejoinMissing(online: boolean): Promise<void> {
     const missing = new Set<string>();
     if (online) {
-      for (const row of await this.store.rooms(LIVE_STATES)) {
+      for (const row of await this.store.ownRooms(LIVE_STATES)) {
         if (await this.#porterIn(row.room)) continue;
         missing.add(row.room);
         if (!this.#missing.has(row.room)) continue;
@@ -268,8 +302,11 @@ export class HelplineDesk {
       let state: RoomState | undefined = current.state;
       if (state === 'chatting') state = await this.#apply(row.room, state, 'cleanLeave');
       else if (state === 'staffWaiting') state = await this.#apply(row.room, state, 'cleanLeave');
-      if (state && CLOSED_STATES.includes(state)) await this.#destroy(row.room, state, 'the chat was ended by staff');
-      else if (state === 'available') await this.store.transition(row.room, 'available', 'destroyed');
+      // Another instance's room is not in this plug: it stays closed in the store (no one may
+      // join it), and its owner destroys it at its cleanup.
+      if (state && CLOSED_STATES.includes(state)) {
+        if (this.#owns(current)) await this.#destroy(row.room, state, 'the chat was ended by staff');
+      } else if (state === 'available') await this.store.transition(row.room, 'available', 'destroyed');
     });
     this.#changed();
   }
@@ -462,6 +499,12 @@ export class HelplineDesk {
       if (this.#roomChains.get(room) === next) this.#roomChains.delete(room);
     });
     return next;
+  }
+
+  /** Whether this instance's plug made the room (always, when instances are not named). */
+  #owns(row: RoomRow): boolean {
+    const instance = this.store.instance;
+    return instance === undefined || row.owner === null || row.owner === instance;
   }
 
   #channel(room: string): Channel {

@@ -77,6 +77,8 @@ export const helplineConfigSchema = (refs: ConfigRefs) =>
     upkeep: z.number().positive().default(10),
     /** Seconds an invitation waits for its client before the room goes to the next one. */
     'invite-timeout': z.number().positive().default(120),
+    /** Seconds a room given to a staff member waits for them to come in before it goes back to the pool. */
+    'staff-join-timeout': z.number().positive().default(120),
     'closed-message': z.string().min(1).default('The helpline is closed now. Please try again later.'),
     /** The key of the client fingerprint (an HMAC of the client's address). */
     'fingerprint-secret': z.string().min(16, 'the fingerprint secret must be at least 16 characters'),
@@ -99,6 +101,14 @@ export const helplineConfigSchema = (refs: ConfigRefs) =>
       .default('/api/helpline'),
     /** The longest a client's long poll is held, in seconds. */
     'poll-timeout': z.number().positive().max(120).default(25),
+    /**
+     * This porter's name among several on one database: its rooms are its own (pool, claims,
+     * recovery, upkeep). Without it every instance takes every room for its own.
+     */
+    instance: z
+      .string()
+      .regex(/^[\w.-]{1,64}$/, 'expected a name of letters, digits, ".", "_" or "-" (up to 64)')
+      .optional(),
     /** How the pages reach an XMPP plug's server from the browser. */
     web: z
       .strictObject({
@@ -148,7 +158,7 @@ export class HelplineHook extends Hook<HelplineConfig> {
     }
     const desk = new HelplineDesk({
       plug,
-      store: new HelplineStore(this.host.store, this.name),
+      store: new HelplineStore(this.host.store, this.name, cfg.instance),
       log: this.log,
       poolSize: cfg.pool.size,
       maxChatsPerStaff: cfg['max-chats-per-staff'],
@@ -156,6 +166,7 @@ export class HelplineHook extends Hook<HelplineConfig> {
       historyDays: cfg.history.days,
       historyLength: cfg.history.replay,
       inviteMs: cfg['invite-timeout'] * 1000,
+      staffJoinMs: cfg['staff-join-timeout'] * 1000,
       staff: cfg.staff,
       chat,
       fingerprintSecret: cfg['fingerprint-secret'],

@@ -4,7 +4,7 @@
  * room for a staff member, a client for a room) is a conditional update, so two porter
  * instances on one PostgreSQL never hand out the same room or client twice.
  */
-import type { Kysely, Transaction } from 'kysely';
+import type { ExpressionBuilder, Kysely, Transaction } from 'kysely';
 import type { Migrations } from '../../core/component.js';
 import type { Store } from '../../services/store/index.js';
 import { HELD_STATES, LIVE_STATES, type RoomState } from './states.js';
@@ -17,13 +17,15 @@ export interface RoomRow {
   room: string;
   password: string;
   state: RoomState;
-  /** ms since the epoch of the last state change. */
+  /** ms since the epoch of the last state change; for a room given to staff and not yet entered, of the handing out. */
   state_at: number;
   /** The staff member the room was given to, once given. */
   staff: string | null;
   /** The ticket of the client paired into the room. */
   ticket: string | null;
   created_at: number;
+  /** The porter instance whose plug made the room and sees its joins and leaves (null: made before instances were told apart). */
+  owner: string | null;
 }
 
 export interface TicketRow {
@@ -125,18 +127,29 @@ export const helplineMigrations: Migrations = {
         .execute();
     },
   },
+  '0002_helpline_room_owner': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('helpline_room').addColumn('owner', 'text').execute();
+    },
+  },
 };
 
 type Db = Kysely<Tables> | Transaction<Tables>;
 
-/** One desk's rows (a helpline hook by name); every query is scoped to it. */
+/**
+ * One desk's rows (a helpline hook by name); every query is scoped to it. `instance` names this
+ * porter among several on one database: the rooms it makes are its own, and the pool, claims and
+ * upkeep deal with its own rooms only (and with rooms of no owner, made before owners were kept).
+ */
 export class HelplineStore {
   readonly #store: Store;
   readonly desk: string;
+  readonly instance: string | undefined;
 
-  constructor(store: Store, desk: string) {
+  constructor(store: Store, desk: string, instance?: string) {
     this.#store = store;
     this.desk = desk;
+    this.instance = instance;
   }
 
   get #db(): Kysely<Tables> {
@@ -149,8 +162,36 @@ export class HelplineStore {
   async addRoom(room: string, password: string, now = Date.now()): Promise<void> {
     await this.#db
       .insertInto('helpline_room')
-      .values({ desk: this.desk, room, password, state: 'available', state_at: now, staff: null, ticket: null, created_at: now })
+      .values({
+        desk: this.desk,
+        room,
+        password,
+        state: 'available',
+        state_at: now,
+        staff: null,
+        ticket: null,
+        created_at: now,
+        owner: this.instance ?? null,
+      })
       .execute();
+  }
+
+  /** Rooms this instance made (and rooms of no owner), in `states`. */
+  ownRooms(states: readonly RoomState[] = LIVE_STATES): Promise<RoomRow[]> {
+    return this.#db
+      .selectFrom('helpline_room')
+      .selectAll()
+      .where('desk', '=', this.desk)
+      .where('state', 'in', [...states])
+      .where((eb) => this.#mine(eb))
+      .orderBy('created_at')
+      .execute();
+  }
+
+  /** Rows of this instance or of no owner; every row when no instance is named. */
+  #mine(eb: ExpressionBuilder<Tables, 'helpline_room'>) {
+    if (this.instance === undefined) return eb.lit(true);
+    return eb.or([eb('owner', '=', this.instance), eb('owner', 'is', null)]);
   }
 
   room(room: string): Promise<RoomRow | undefined> {
@@ -167,7 +208,7 @@ export class HelplineStore {
       .execute();
   }
 
-  /** Rooms ready to be given to a staff member. */
+  /** This instance's rooms ready to be given to a staff member. */
   async freeRooms(): Promise<number> {
     const row = await this.#db
       .selectFrom('helpline_room')
@@ -175,6 +216,7 @@ export class HelplineStore {
       .where('desk', '=', this.desk)
       .where('state', '=', 'available')
       .where('staff', 'is', null)
+      .where((eb) => this.#mine(eb))
       .executeTakeFirstOrThrow();
     return Number(row.n);
   }
@@ -201,6 +243,7 @@ export class HelplineStore {
     staff: string,
     max: number,
     ready: (room: string) => Promise<boolean> | boolean = () => true,
+    now = Date.now(),
   ): Promise<RoomRow | 'limit' | 'none'> {
     const held = await this.#db
       .selectFrom('helpline_room')
@@ -216,21 +259,54 @@ export class HelplineStore {
       .where('desk', '=', this.desk)
       .where('state', '=', 'available')
       .where('staff', 'is', null)
+      .where((eb) => this.#mine(eb))
       .orderBy('created_at')
       .limit(50)
       .execute()) {
       if (!(await ready(candidate.room))) continue;
       const result = await this.#db
         .updateTable('helpline_room')
-        .set({ staff })
+        // The time of handing out: a staff member who does not come is released from it later.
+        .set({ staff, state_at: now })
         .where('desk', '=', this.desk)
         .where('room', '=', candidate.room)
         .where('state', '=', 'available')
         .where('staff', 'is', null)
         .executeTakeFirst();
-      if (Number(result.numUpdatedRows) === 1) return { ...candidate, staff };
+      if (Number(result.numUpdatedRows) === 1) return { ...candidate, staff, state_at: now };
     }
     return 'none';
+  }
+
+  /** This instance's rooms given to a staff member at or before `before` whom the room has not seen come in. */
+  unjoinedClaims(before: number): Promise<RoomRow[]> {
+    return this.#db
+      .selectFrom('helpline_room')
+      .selectAll()
+      .where('desk', '=', this.desk)
+      .where('state', '=', 'available')
+      .where('staff', 'is not', null)
+      .where('state_at', '<=', before)
+      .where((eb) => this.#mine(eb))
+      .orderBy('state_at')
+      .execute();
+  }
+
+  /**
+   * Returns a room given to `row.staff` to the pool with a new password, if it is still theirs and
+   * not entered (the conditional update loses to a join that got there first); false otherwise.
+   */
+  async releaseClaim(row: RoomRow, password: string, now = Date.now()): Promise<boolean> {
+    const result = await this.#db
+      .updateTable('helpline_room')
+      .set({ staff: null, password, state_at: now })
+      .where('desk', '=', this.desk)
+      .where('room', '=', row.room)
+      .where('state', '=', 'available')
+      .where('staff', '=', row.staff)
+      .where('state_at', '=', row.state_at)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
   }
 
   /** A new password for a room the server lost and porter made again. */

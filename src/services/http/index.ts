@@ -5,6 +5,7 @@
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Logger } from '../../core/log.js';
+import type { TrustProxy } from './trust-proxy.js';
 
 export type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
@@ -12,6 +13,8 @@ export interface HttpOptions {
   /** `host:port`; port 0 picks a free one. */
   readonly listen: string;
   readonly publicUrl?: string;
+  /** Which proxies may give the client's address: Fastify's trustProxy (default false, the TCP peer). */
+  readonly trustProxy?: TrustProxy;
   readonly log: Logger;
   /** The built web UI to serve (default: dist/web), or false for none. */
   readonly webRoot?: string | false;
@@ -36,7 +39,7 @@ export class HttpService {
     const { default: fastify } = await import('fastify');
     // Fastify's logger type is narrower than pino's Logger, which it is at run time.
     const loggerInstance = options.log as unknown as FastifyBaseLogger;
-    const app: FastifyInstance = fastify({ loggerInstance, forceCloseConnections: true });
+    const app: FastifyInstance = fastify({ loggerInstance, forceCloseConnections: true, trustProxy: options.trustProxy ?? false });
     let webUi = false;
     if (options.webRoot !== false) {
       const { serveWebUi, WEB_ROOT } = await import('./web.js');

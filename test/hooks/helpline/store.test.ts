@@ -77,6 +77,32 @@ describe.each(stores)('helpline store on %s', (_name, makeStore) => {
     expect(last && (await b.position(last))).toBe(10);
   });
 
+  it('releases a room given to staff who did not come in, unless they came in first; the limit counts it until then', async () => {
+    const a = new HelplineStore(one, 'release');
+    const b = new HelplineStore(two, 'release');
+    await a.addRoom('late@conference.localhost', 'pw-late', 1_000);
+    await a.addRoom('came@conference.localhost', 'pw-came', 1_001);
+    expect(await a.claimRoom('cy', 2, () => true, 5_000)).toMatchObject({
+      room: 'late@conference.localhost',
+      staff: 'cy',
+      state_at: 5_000,
+    });
+    expect(await a.claimRoom('cy', 2, () => true, 6_000)).toMatchObject({ room: 'came@conference.localhost', state_at: 6_000 });
+    expect(await a.claimRoom('cy', 2)).toBe('limit');
+    expect((await b.unjoinedClaims(5_500)).map((r) => r.room)).toEqual(['late@conference.localhost']);
+    const stale = await b.unjoinedClaims(10_000);
+    expect(stale.map((r) => r.room)).toEqual(['late@conference.localhost', 'came@conference.localhost']);
+    // cy comes into the second room before the release: it stays theirs.
+    expect(await a.transition('came@conference.localhost', 'available', 'staffWaiting')).toBe(true);
+    expect(await b.releaseClaim(stale[0]!, 'pw-new', 11_000)).toBe(true);
+    expect(await b.releaseClaim(stale[1]!, 'pw-other', 11_000)).toBe(false);
+    // A second release of the same claim (another instance) finds nothing to do.
+    expect(await a.releaseClaim(stale[0]!, 'pw-third', 11_000)).toBe(false);
+    expect(await a.room('late@conference.localhost')).toMatchObject({ staff: null, password: 'pw-new', state: 'available' });
+    expect(await a.room('came@conference.localhost')).toMatchObject({ staff: 'cy', password: 'pw-came', state: 'staffWaiting' });
+    expect(await a.claimRoom('cy', 2)).toMatchObject({ room: 'late@conference.localhost' });
+  });
+
   it('gives a staff member no more rooms than their limit, and refuses a transition from a stale state', async () => {
     const s = new HelplineStore(one, 'limit');
     for (let i = 0; i < 3; i++) await s.addRoom(`l-${i}`, 'pw');

@@ -250,3 +250,69 @@ describe('helpline on web chat', () => {
     expect((await api('GET', `/queue/${two.ticket}`)).body).toEqual({ status: 'waiting', position: 1 });
   }, 90_000);
 });
+
+describe('a room given to a staff member who does not come in', () => {
+  it('goes back to the pool with a new password after staff-join-timeout, so they can ask again', async () => {
+    const { dir: other, remove } = await tempDir();
+    const doc = document();
+    const config = (doc.hooks as Record<string, { config: Record<string, unknown> }>).desk!.config;
+    Object.assign(config, { 'max-chats-per-staff': 2, 'staff-join-timeout': 1, upkeep: 0.2, pool: { size: 3 } });
+    const { host: h, records } = await openHost(doc, other);
+    try {
+      const url = h.http?.url.replace(/\/$/, '') ?? '';
+      const ask = async () => {
+        const r = await fetch(`${url}/api/helpline/staff/ada/available`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${ADA_TOKEN}` },
+        });
+        return { status: r.status, body: (await r.json()) as { room?: string; password?: string } };
+      };
+      for (let i = 0; i < 2; i++) await eventually(`room ${i + 1} for ada`, async () => ((await ask()).status === 200 ? true : undefined));
+      // Two rooms given, neither entered: at the limit now.
+      expect((await ask()).status).toBe(409);
+      const hook = h.hooks.get('desk') as HelplineHook;
+      const held = (await hook.desk.store.rooms(['available'])).filter((r) => r.staff === 'ada');
+      expect(held).toHaveLength(2);
+
+      // After the timeout the rooms go back to the pool, and ada may ask again.
+      const again = await eventually('a room for ada after the timeout', async () => {
+        const r = await ask();
+        return r.status === 200 ? r.body : undefined;
+      });
+      expect(again.room).toBeDefined();
+      expect(
+        records.filter((r) => r.msg === 'the staff member did not enter the room given to them; it went back to the pool').length,
+      ).toBeGreaterThanOrEqual(1);
+      // Released rooms have a new password: the one ada was given no longer opens them.
+      const rows = await eventually('both rooms released', async () => {
+        const now = await Promise.all(held.map((old) => hook.desk.store.room(old.room)));
+        return now.every((row, i) => row && row.password !== held[i]!.password) ? now : undefined;
+      });
+      expect(rows.map((r) => r?.state)).toEqual(['available', 'available']);
+      const ada = await connected(`${url.replace(/^http/, 'ws')}/chat/ws`, { username: 'ada', password: 'ada-password' });
+      clients.push(ada);
+      expect(await ada.join(held[0]!.room, held[0]!.password)).not.toBe('joined');
+    } finally {
+      await h.close();
+      await remove();
+    }
+  });
+});
+
+describe('web: the XMPP reach for pages', () => {
+  it('is refused on web chat, naming the key', async () => {
+    const { dir: other, remove } = await tempDir();
+    const doc = document();
+    const config = (doc.hooks as Record<string, { config: Record<string, unknown> }>).desk!.config;
+    config.web = { websocket: 'wss://chat.example.org/xmpp-websocket' };
+    const { host: h, records } = await openHost(doc, other);
+    try {
+      expect(
+        records.some((r) => JSON.stringify(r).includes('desk.config.web: web.websocket and web.anonymous are for a plug on XMPP')),
+      ).toBe(true);
+    } finally {
+      await h.close();
+      await remove();
+    }
+  });
+});

@@ -39,7 +39,8 @@ interface Pending {
 }
 
 interface Room {
-  readonly nick: string;
+  /** Our nick in the room, as the room confirmed it (a server may change the one asked for). */
+  nick: string;
   joined: boolean;
   /** Occupants other than this connection, by nick, to tell a join from a presence update. */
   readonly others: Set<string>;
@@ -151,9 +152,11 @@ export const connectXmpp: Connect = async (reach, login, events) => {
     }
     const x = child(stanza, 'x', NS_MUC_USER);
     const codes = new Set((x?.getChildren('status') ?? []).map((s) => String(s.attrs.code)));
-    const self = codes.has(STATUS_SELF) || (nick === room.nick && !room.joined && type !== 'unavailable');
+    // Our own presence: status 110, or our nick, which no one else can hold in the room.
+    const self = codes.has(STATUS_SELF) || nick === room.nick;
     if (self) {
       if (type !== 'unavailable') {
+        room.nick = nick;
         room.joined = true;
         settle(room.join);
         room.join = undefined;
