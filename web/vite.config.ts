@@ -23,6 +23,8 @@ export default defineConfig({
       '/occupancy': porter,
       '/calendar/bookings': porter,
       '/calendar/freebusy': porter,
+      // The helpline pages' chat: porter's web chat WebSocket (the webchat plug's `path`).
+      '/chat/ws': { target: porter, ws: true },
     },
   },
 });

@@ -44,6 +44,12 @@ export function registerHelplineRoutes(app: FastifyInstance, prefix: string, des
     return id;
   };
 
+  // What a page needs before anything else: where the rooms are, and whether a client would be served now.
+  app.get(prefix, async (_request, reply) => {
+    const open = (await desk.store.staffOnDuty()) > 0;
+    return reply.send({ chat: desk.chat, open, ...(open ? {} : { message: options.closedMessage }) });
+  });
+
   app.post(`${prefix}/queue`, async (request, reply) => {
     const fingerprint = desk.fingerprint(request.ip);
     if (await desk.store.blocked(fingerprint)) return reply.code(403).send({ error: 'you cannot start a chat' });
@@ -168,7 +174,13 @@ export function registerHelplineRoutes(app: FastifyInstance, prefix: string, des
   app.get(`${prefix}/stats`, async (request, reply) => {
     const staff = staffOf(request, reply);
     if (!staff) return reply;
-    return reply.send(helplineStats(await desk.store.pairedTickets(), await desk.store.conversations()));
+    const tickets = await desk.store.pairedTickets();
+    // Each paired client's wait, newest first, beside the summary.
+    const waits = tickets
+      .filter((t): t is typeof t & { paired_at: number } => t.paired_at !== null)
+      .sort((a, b) => b.paired_at - a.paired_at)
+      .map((t) => ({ paired: new Date(t.paired_at).toISOString(), seconds: Math.round((t.paired_at - t.created_at) / 100) / 10 }));
+    return reply.send({ ...helplineStats(tickets, await desk.store.conversations()), waits });
   });
 }
 

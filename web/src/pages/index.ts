@@ -3,9 +3,19 @@
 import type { Page } from '../page.js';
 import { boardPage } from './board.js';
 import { calendarPage, calendarPersonPage, calendarPlannerPage, calendarResourcePage } from './calendar.js';
+import { helplinePage, helplineStaffPage } from './helpline.js';
 import { statusPage } from './status.js';
 
-export const pages: readonly Page[] = [statusPage, boardPage, calendarPage, calendarPlannerPage, calendarPersonPage, calendarResourcePage];
+export const pages: readonly Page[] = [
+  statusPage,
+  boardPage,
+  calendarPage,
+  calendarPlannerPage,
+  calendarPersonPage,
+  calendarResourcePage,
+  helplinePage,
+  helplineStaffPage,
+];
 
 // Pages whose path takes one more segment, an id (`/calendar/person/ann`); the page reads it from the location.
 const withId: readonly Page[] = [calendarPersonPage, calendarResourcePage];
