@@ -11,6 +11,8 @@ export default defineConfig({
   // Absolute asset URLs: the shell is served at every page path (`/board`), not only at `/`.
   base: '/',
   plugins: [react()],
+  // @xmpp/client's resolver imports node:dns; pages always give a WebSocket URL, so it is never used.
+  resolve: { alias: { 'node:dns': fileURLToPath(new URL('./src/helpline/no-dns.ts', import.meta.url)) } },
   build: {
     outDir: fileURLToPath(new URL('../dist/web/', import.meta.url)),
     // dist/web is outside web/, so Vite would not clear it by itself; stale hashed files would pile up.
