@@ -150,3 +150,17 @@ export async function startProsody(): Promise<Prosody> {
     },
   };
 }
+
+/** The bot account porter logs in as in tests: `porterbot@localhost`. */
+export const BOT = { name: 'porterbot', jid: `porterbot@${DOMAIN}`, password: 'bot-password' } as const;
+
+/**
+ * An `xmpp.XmppPlug` entry for a host config: porter as `BOT` on `prosody`, plain on loopback,
+ * nick `porter`, rooms on the MUC service; `extra` adds or overrides plug keys.
+ */
+export function botPlug(prosody: Prosody, extra: Record<string, unknown> = {}): { path: string; config: Record<string, unknown> } {
+  return {
+    path: 'xmpp.XmppPlug',
+    config: { jid: BOT.jid, password: BOT.password, service: prosody.service, tls: 'none', nick: 'porter', muc: MUC_DOMAIN, ...extra },
+  };
+}

@@ -14,7 +14,7 @@ import { WEB_ROOT } from '../../src/services/http/web.js';
 import { openHost, tempDir } from '../helpers/host.js';
 import { eventually } from '../helpers/wait.js';
 import { launchChromium } from '../peers/chromium.js';
-import { ANON_DOMAIN, DOMAIN, MUC_DOMAIN, type Prosody, startProsody } from '../peers/prosody.js';
+import { ANON_DOMAIN, BOT, botPlug, DOMAIN, type Prosody, startProsody } from '../peers/prosody.js';
 import { type HelplinePages, helplinePages } from './helpline-pages.js';
 
 // A fresh machine installs Chromium and Prosody first.
@@ -28,18 +28,7 @@ function porterConfig(prosody: Prosody): Record<string, unknown> {
   return {
     http: { listen: '127.0.0.1:0' },
     plugs: {
-      chat: {
-        path: 'xmpp.XmppPlug',
-        config: {
-          jid: `porterbot@${DOMAIN}`,
-          password: 'bot-password',
-          service: prosody.service,
-          tls: 'none',
-          nick: 'porter',
-          muc: MUC_DOMAIN,
-          reconnect: { min: 0.2, max: 1 },
-        },
-      },
+      chat: botPlug(prosody, { reconnect: { min: 0.2, max: 1 } }),
     },
     hooks: {
       desk: {
@@ -69,7 +58,7 @@ let pages: HelplinePages;
 beforeAll(async () => {
   if (!existsSync(join(WEB_ROOT, 'index.html'))) throw new Error(`${WEB_ROOT} has no build of the web UI: run npm run build`);
   [prosody, browser] = await Promise.all([startProsody(), launchChromium()]);
-  await prosody.register('porterbot', 'bot-password');
+  await prosody.register(BOT.name, BOT.password);
   await prosody.register('ada', ADA_PASSWORD);
   let dir: string;
   ({ dir, remove: removeDir } = await tempDir());

@@ -18,7 +18,7 @@ import type { RecorderHook } from '../fixtures/plugins/recorder.js';
 import { openHost, tempDir } from '../helpers/host.js';
 import { eventually, until } from '../helpers/wait.js';
 import { launchChromium } from '../peers/chromium.js';
-import { ANON_DOMAIN, DOMAIN, MUC_DOMAIN, type Prosody, startProsody } from '../peers/prosody.js';
+import { ANON_DOMAIN, BOT, botPlug, DOMAIN, MUC_DOMAIN, type Prosody, startProsody } from '../peers/prosody.js';
 
 // A fresh machine installs Chromium and Prosody first.
 const LAUNCH_TIMEOUT_MS = 600_000;
@@ -125,7 +125,7 @@ function leftSeenByPorter(room: string): RoomUser[] {
 
 beforeAll(async () => {
   prosody = await startProsody();
-  await prosody.register('porterbot', 'bot-password');
+  await prosody.register(BOT.name, BOT.password);
   await prosody.register('ada', 'ada-password');
 
   // The transport as a browser gets it: bundled by Vite with its browser resolution.
@@ -156,17 +156,7 @@ beforeAll(async () => {
   ({ host } = await openHost(
     {
       plugs: {
-        chat: {
-          path: 'xmpp.XmppPlug',
-          config: {
-            jid: `porterbot@${DOMAIN}`,
-            password: 'bot-password',
-            service: prosody.service,
-            tls: 'none',
-            nick: 'porter',
-            muc: MUC_DOMAIN,
-          },
-        },
+        chat: botPlug(prosody),
       },
       hooks: { seen: { path: 'recorder.RecorderHook' } },
     },

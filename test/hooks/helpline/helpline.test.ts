@@ -8,7 +8,7 @@ import type { RoomRow } from '../../../src/hooks/helpline/store.js';
 import type { XmppPlug } from '../../../src/plugs/xmpp/index.js';
 import { type LogRecord, openHost, tempDir } from '../../helpers/host.js';
 import { eventually } from '../../helpers/wait.js';
-import { ANON_DOMAIN, DOMAIN, MUC_DOMAIN, type Prosody, startProsody } from '../../peers/prosody.js';
+import { ANON_DOMAIN, BOT, botPlug, DOMAIN, MUC_DOMAIN, type Prosody, startProsody } from '../../peers/prosody.js';
 import { TestClient } from '../../plugs/xmpp/client.js';
 
 const ADA_TOKEN = 'ada-token-0123456789';
@@ -26,18 +26,7 @@ function document(): Record<string, unknown> {
   return {
     http: { listen: '127.0.0.1:0' },
     plugs: {
-      chat: {
-        path: 'xmpp.XmppPlug',
-        config: {
-          jid: `porterbot@${DOMAIN}`,
-          password: 'bot-password',
-          service: prosody.service,
-          tls: 'none',
-          nick: 'porter',
-          muc: MUC_DOMAIN,
-          reconnect: { min: 0.2, max: 1 },
-        },
-      },
+      chat: botPlug(prosody, { reconnect: { min: 0.2, max: 1 } }),
     },
     hooks: {
       desk: {
@@ -112,7 +101,7 @@ async function drainQueue(): Promise<void> {
 
 beforeAll(async () => {
   prosody = await startProsody();
-  await prosody.register('porterbot', 'bot-password');
+  await prosody.register(BOT.name, BOT.password);
   await prosody.register('ada', 'ada-password');
   await prosody.register('bob', 'bob-password');
   ({ dir, remove: removeDir } = await tempDir());

@@ -10,7 +10,7 @@ import { type XmppPlug, xmppConfigSchema } from '../../../src/plugs/xmpp/index.j
 import type { RecorderHook } from '../../fixtures/plugins/recorder.js';
 import { type LogRecord, openHost, tempDir } from '../../helpers/host.js';
 import { eventually, until } from '../../helpers/wait.js';
-import { ANON_DOMAIN, DOMAIN, MUC_DOMAIN, type Prosody, startProsody } from '../../peers/prosody.js';
+import { ANON_DOMAIN, BOT, botPlug, DOMAIN, MUC_DOMAIN, type Prosody, startProsody } from '../../peers/prosody.js';
 import { statusCodes, TestClient } from './client.js';
 
 const NS_MUC_USER = 'http://jabber.org/protocol/muc#user';
@@ -47,26 +47,13 @@ const marker = (what: string) => `${what}-${Math.random().toString(36).slice(2, 
 
 beforeAll(async () => {
   prosody = await startProsody();
-  await prosody.register('porterbot', 'bot-password');
+  await prosody.register(BOT.name, BOT.password);
   await prosody.register('staff', 'staff-password');
   ({ dir, remove: removeDir } = await tempDir());
   ({ host, records } = await openHost(
     {
       plugs: {
-        chat: {
-          path: 'xmpp.XmppPlug',
-          config: {
-            jid: `porterbot@${DOMAIN}`,
-            password: 'bot-password',
-            service: prosody.service,
-            tls: 'none',
-            nick: 'porter',
-            muc: MUC_DOMAIN,
-            rooms: ['lobby'],
-            status: 'on duty',
-            reconnect: { min: 0.2, max: 2 },
-          },
-        },
+        chat: botPlug(prosody, { rooms: ['lobby'], status: 'on duty', reconnect: { min: 0.2, max: 2 } }),
         lab: { path: 'loopback.LoopbackPlug', config: { users: [{ id: 'tim', name: 'Tim' }] } },
       },
       channels: {
@@ -117,7 +104,7 @@ describe('tls', () => {
     const { host: strict, records: logs } = await openHost(
       {
         plugs: {
-          chat: { path: 'xmpp.XmppPlug', config: { jid: `porterbot@${DOMAIN}`, password: 'bot-password', service: prosody.service } },
+          chat: { path: 'xmpp.XmppPlug', config: { jid: BOT.jid, password: BOT.password, service: prosody.service } },
         },
       },
       strictDir,
